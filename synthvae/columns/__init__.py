@@ -1,0 +1,14 @@
+"""Reversible per-column encoders, one small class per column kind, and the table encoder."""
+from .base import KINDS, ColumnEncoder, Encoded, UnsupportedColumnError
+from .categorical import BooleanEncoder, CategoricalEncoder, DiscreteNumericEncoder
+from .constant import ConstantEncoder
+from .datetime import DatetimeEncoder
+from .detect import detect_kind
+from .identifier import IdEncoder
+from .numeric import NumericEncoder
+from .table import TableEncoder
+from .text import TextEncoder
+
+__all__ = ["KINDS", "BooleanEncoder", "CategoricalEncoder", "ColumnEncoder", "ConstantEncoder",
+           "DatetimeEncoder", "DiscreteNumericEncoder", "Encoded", "IdEncoder", "NumericEncoder",
+           "TableEncoder", "TextEncoder", "UnsupportedColumnError", "detect_kind"]

@@ -1,0 +1,106 @@
+"""What every column encoder shares: the block layout it feeds the model and dtype care.
+
+The model sees two blocks per row: continuous features (float32, one per normalised numeric
+value) and discrete codes (int64, one per categorical output, each with a cardinality). An
+encoder owns a slice of each block. Codes instead of one-hot vectors keep memory flat for
+columns with thousands of levels: the model one-hots or embeds them a batch at a time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+KINDS = ("numeric", "categorical", "boolean", "datetime", "id", "text", "constant")
+
+
+class UnsupportedColumnError(ValueError):
+    """A column whose values the model cannot learn (nested objects, mixed types...)."""
+
+
+@dataclass
+class Encoded:
+    """One column's share of the model input: `continuous` (n, k) float32, `discrete` (n, m) int64."""
+
+    continuous: np.ndarray
+    discrete: np.ndarray
+
+
+@dataclass
+class ColumnEncoder:
+    """Base of the reversible per-column encoders; subclasses implement the four methods.
+
+    `n_continuous` and `cardinalities` say how many continuous features and which discrete
+    outputs (one per entry, with that many classes) the column takes in the model.
+    """
+
+    name: str
+    dtype: str = ""
+    n_continuous: int = 0
+    cardinalities: list[int] = field(default_factory=list)
+
+    kind = "base"
+
+    def fit(self, s: pd.Series, rng: np.random.Generator) -> ColumnEncoder:
+        raise NotImplementedError
+
+    def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
+        raise NotImplementedError
+
+    def decode(self, continuous: np.ndarray, discrete: np.ndarray,
+               rng: np.random.Generator) -> pd.Series:
+        raise NotImplementedError
+
+    # Saved state: JSON-safe metadata plus named numpy arrays (stored as safetensors).
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta = {"kind": self.kind, "name": self.name, "dtype": self.dtype,
+                "n_continuous": self.n_continuous, "cardinalities": list(self.cardinalities)}
+        return meta, {}
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ColumnEncoder:
+        enc = cls(name=meta["name"], dtype=meta["dtype"], n_continuous=meta["n_continuous"],
+                  cardinalities=list(meta["cardinalities"]))
+        enc._set_state(meta, arrays)
+        return enc
+
+    def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        pass
+
+    def empty(self, n: int) -> Encoded:
+        return Encoded(np.zeros((n, self.n_continuous), np.float32),
+                       np.zeros((n, len(self.cardinalities)), np.int64))
+
+
+def as_series(values: np.ndarray | pd.Series, dtype: str, name: str,
+              null_mask: np.ndarray | None = None) -> pd.Series:
+    """Build a Series in the column's original dtype, with nulls where `null_mask` is set.
+
+    Non-nullable numpy dtypes cannot hold nulls; there the usual pandas stand-in is used
+    (NaN in float64 for int64, None in object), which is what pandas itself gives on read.
+    """
+    s = pd.Series(values, name=name)
+    has_nulls = null_mask is not None and bool(null_mask.any())
+    if has_nulls:
+        s = s.astype(object) if not pd.api.types.is_float_dtype(s) else s
+        s[null_mask] = None
+    target = pd.api.types.pandas_dtype(dtype)
+    if has_nulls and isinstance(target, np.dtype):
+        if target.kind in "iu":
+            target = np.dtype("float64")
+        elif target.kind == "b":
+            target = np.dtype("object")
+    if s.dtype != target:
+        s = s.astype(target)
+    if has_nulls and target == np.dtype("object"):
+        s[null_mask] = np.nan  # what read_csv gives for an empty cell
+    return s
+
+
+def to_json_value(v: Any) -> Any:
+    """Plain Python scalar for JSON (numpy ints/floats/bools become int/float/bool)."""
+    if isinstance(v, np.generic):
+        return v.item()
+    return v

@@ -1,0 +1,100 @@
+"""Categorical columns (and booleans, and numerics with few distinct values) as class codes.
+
+Nulls are a level of their own, so how often a column is missing, and alongside which other
+values, is learned like any category. Levels beyond `max_levels` share one "rare" class, and a
+generated "rare" value is drawn from those levels' own frequencies: the decoder's softmax stays
+small for columns with thousands of levels, while every level can still come back.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .base import ColumnEncoder, Encoded, as_series, to_json_value
+
+MAX_LEVELS = 500
+
+
+class CategoricalEncoder(ColumnEncoder):
+    kind = "categorical"
+    max_levels = MAX_LEVELS
+
+    def fit(self, s: pd.Series, rng: np.random.Generator) -> CategoricalEncoder:
+        self.dtype = str(s.dtype)
+        counts = s.value_counts(dropna=False, sort=True)
+        values = [None if _is_null(v) else to_json_value(v) for v in counts.index]
+        keep = self.max_levels if len(values) > self.max_levels else len(values)
+        self.levels_ = values[:keep]
+        self.rare_levels_ = values[keep:]
+        tail = counts.to_numpy()[keep:].astype(np.float64)
+        self.rare_probs_ = tail / tail.sum() if len(tail) else np.zeros(0)
+        self.n_continuous = 0
+        self.cardinalities = [len(self.levels_) + (1 if self.rare_levels_ else 0)]
+        self._index()
+        return self
+
+    def _index(self) -> None:
+        self._lookup = pd.Index([_null_token(v) for v in self.levels_])
+        self._values = np.array(self.levels_ + [None], dtype=object)
+        self._values[len(self.levels_)] = None
+        self._nulls = np.array([v is None for v in self.levels_] + [False])
+
+    def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
+        keys = s.astype(object).where(s.notna(), _NULL)
+        codes = self._lookup.get_indexer(keys)
+        # Rare levels and values never seen in training both map to the shared rare class
+        # (or, with none, to the most frequent level): encoding must not fail on new data.
+        codes = np.where(codes < 0, len(self.levels_) if self.rare_levels_ else 0, codes)
+        return Encoded(np.zeros((len(s), 0), np.float32), codes.astype(np.int64)[:, None])
+
+    def decode(self, continuous: np.ndarray, discrete: np.ndarray,
+               rng: np.random.Generator) -> pd.Series:
+        codes = discrete[:, 0]
+        values = self._values[codes]
+        nulls = self._nulls[codes]
+        rare = codes == len(self.levels_)
+        if rare.any():
+            rare_values = np.array(self.rare_levels_, dtype=object)
+            values[rare] = rare_values[rng.choice(len(rare_values), int(rare.sum()), p=self.rare_probs_)]
+            nulls = nulls | (rare & pd.isna(values))
+        return as_series(values, self.dtype, self.name, nulls)
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta, arrays = super().state()
+        meta.update(levels=self.levels_, rare_levels=self.rare_levels_)
+        arrays.update(rare_probs=self.rare_probs_)
+        return meta, arrays
+
+    def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.levels_, self.rare_levels_ = meta["levels"], meta["rare_levels"]
+        self.rare_probs_ = arrays["rare_probs"]
+        self._index()
+
+
+class BooleanEncoder(CategoricalEncoder):
+    """True/False (and null) as three classes at most; decodes to the column's bool dtype."""
+
+    kind = "boolean"
+
+
+class DiscreteNumericEncoder(CategoricalEncoder):
+    """A numeric column with few distinct values (ratings, counts, years of schooling):
+    modelled as classes, which reproduces its exact support, decoded to its numeric dtype."""
+
+    kind = "discrete"
+
+
+_NULL = "\x00null"
+
+
+def _null_token(v: Any) -> Any:
+    return _NULL if v is None or _is_null(v) else v
+
+
+def _is_null(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,108 @@
+"""Datetime columns, as pandas datetimes or as date strings, through the numeric encoder.
+
+A timestamp becomes seconds since the epoch, which the quantile encoder handles like any
+number (bounds included). Generated values are rounded to the column's own resolution (whole
+days for dates) and, for string columns, written back in the format they came in.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .base import ColumnEncoder, Encoded, UnsupportedColumnError, as_series
+from .numeric import NumericEncoder
+
+# Tried in order; the first that parses every sampled value is the column's format.
+FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+           "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f", "%Y/%m/%d",
+           "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d")
+_ISO_NUMPY = {"%Y-%m-%d": ("D", ""), "%Y-%m-%d %H:%M:%S": ("s", " "),
+              "%Y-%m-%dT%H:%M:%S": ("s", "T"), "%Y-%m-%d %H:%M": ("m", " "),
+              "%Y-%m-%dT%H:%M": ("m", "T")}
+
+
+def detect_format(s: pd.Series) -> str | None:
+    """The strftime format of a string column of dates, or None if none fits."""
+    sample = s.dropna().astype(str).head(1000)
+    if sample.empty:
+        return None
+    for fmt in FORMATS:
+        if pd.to_datetime(sample, format=fmt, errors="coerce").notna().all():
+            return fmt
+    return None
+
+
+class DatetimeEncoder(ColumnEncoder):
+    kind = "datetime"
+
+    def fit(self, s: pd.Series, rng: np.random.Generator) -> DatetimeEncoder:
+        self.dtype = str(s.dtype)
+        self.format_ = None if _is_datetime(s) else detect_format(s)
+        if not _is_datetime(s) and self.format_ is None:
+            raise UnsupportedColumnError(
+                f"column {self.name!r}: values do not parse as dates in one format "
+                f"(examples: {s.dropna().astype(str).head(3).tolist()}); "
+                f"override its kind, e.g. column_kinds={{{self.name!r}: 'categorical'}}")
+        self.tz_ = str(s.dt.tz) if _is_datetime(s) and s.dt.tz is not None else None
+        seconds = self._seconds(s)
+        whole_days = np.nanmax(np.abs(np.mod(seconds, 86400)), initial=0) == 0
+        self.step_ = 86400 if whole_days else 1
+        self.inner_ = NumericEncoder(self.name, dtype="float64").fit(pd.Series(seconds), rng)
+        self.n_continuous, self.cardinalities = self.inner_.n_continuous, self.inner_.cardinalities
+        return self
+
+    def _seconds(self, s: pd.Series) -> np.ndarray:
+        if _is_datetime(s):
+            ts = s.dt.tz_convert("UTC").dt.tz_localize(None) if s.dt.tz is not None else s
+        else:
+            ts = pd.to_datetime(s.astype(object), format=self.format_, errors="coerce")
+            bad = ts.isna() & s.notna()
+            if bad.any():
+                raise UnsupportedColumnError(
+                    f"column {self.name!r}: values not in the format {self.format_!r}: "
+                    f"{s[bad].head(5).tolist()} (rows {s.index[bad][:5].tolist()})")
+        ns = ts.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
+        return np.where(ts.isna().to_numpy(), np.nan, ns / 1e9)
+
+    def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
+        return self.inner_.encode(pd.Series(self._seconds(s)), rng)
+
+    def decode(self, continuous: np.ndarray, discrete: np.ndarray,
+               rng: np.random.Generator) -> pd.Series:
+        seconds = self.inner_.decode(continuous, discrete, rng).to_numpy(dtype="float64")
+        nulls = np.isnan(seconds)
+        whole = np.round(np.nan_to_num(seconds) / self.step_) * self.step_
+        stamps = whole.astype("int64").astype("datetime64[s]")
+        if self.format_ is None:
+            out = pd.Series(pd.to_datetime(stamps).astype("datetime64[ns]"), name=self.name)
+            out[nulls] = pd.NaT
+            if self.tz_:
+                out = out.dt.tz_localize("UTC").dt.tz_convert(self.tz_)
+            return out.astype(self.dtype)
+        return as_series(_format(stamps, self.format_), self.dtype, self.name, nulls)
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta, arrays = super().state()
+        inner_meta, inner_arrays = self.inner_.state()
+        meta.update(format=self.format_, tz=self.tz_, step=self.step_, inner=inner_meta)
+        arrays.update(inner_arrays)
+        return meta, arrays
+
+    def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.format_, self.tz_, self.step_ = meta["format"], meta["tz"], meta["step"]
+        self.inner_ = NumericEncoder.from_state(meta["inner"], arrays)
+
+
+def _is_datetime(s: pd.Series) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(s)
+
+
+def _format(stamps: np.ndarray, fmt: str) -> np.ndarray:
+    """Vectorised strftime: numpy's ISO printer for ISO formats, pandas for the rest."""
+    if fmt in _ISO_NUMPY:
+        unit, sep = _ISO_NUMPY[fmt]
+        text = np.datetime_as_string(stamps, unit=unit)
+        return np.char.replace(text, "T", sep) if sep == " " else text
+    return pd.DatetimeIndex(stamps).strftime(fmt).to_numpy(dtype=object)

@@ -1,0 +1,103 @@
+"""The whole table as model input and back: one encoder per column, blocks concatenated."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .base import KINDS, ColumnEncoder, UnsupportedColumnError
+from .categorical import BooleanEncoder, CategoricalEncoder, DiscreteNumericEncoder
+from .constant import ConstantEncoder
+from .datetime import DatetimeEncoder
+from .detect import detect_kind
+from .identifier import IdEncoder
+from .numeric import NumericEncoder
+from .text import TextEncoder
+
+DISCRETE_LEVELS = 20  # numeric columns with at most this many values are modelled as classes
+
+ENCODERS: dict[str, type[ColumnEncoder]] = {
+    "numeric": NumericEncoder, "discrete": DiscreteNumericEncoder,
+    "categorical": CategoricalEncoder, "boolean": BooleanEncoder, "datetime": DatetimeEncoder,
+    "id": IdEncoder, "text": TextEncoder, "constant": ConstantEncoder,
+}
+
+
+class TableEncoder:
+    """Fits one encoder per column and lays their outputs side by side.
+
+    `encode(df)` gives `(continuous (n, n_continuous) float32, discrete (n, len(cardinalities))
+    int64)`; `decode` inverts it into a DataFrame with the fitted columns, order and dtypes.
+    """
+
+    def __init__(self, column_kinds: dict[str, str] | None = None):
+        self.column_kinds = column_kinds or {}
+
+    def fit(self, df: pd.DataFrame, rng: np.random.Generator) -> TableEncoder:
+        unknown = sorted(set(self.column_kinds) - set(df.columns))
+        if unknown:
+            raise UnsupportedColumnError(f"column_kinds names columns not in the table: {unknown}")
+        bad = {c: k for c, k in self.column_kinds.items() if k not in KINDS}
+        if bad:
+            raise UnsupportedColumnError(f"unknown column kinds {bad}; choose from {list(KINDS)}")
+        self.encoders_ = []
+        for name in df.columns:
+            s = df[name]
+            kind = self.column_kinds.get(name) or detect_kind(s)
+            if kind == "numeric" and s.nunique() <= DISCRETE_LEVELS:
+                kind = "discrete"
+            self.encoders_.append(ENCODERS[kind](name=name).fit(s, rng))
+        self._layout()
+        return self
+
+    def _layout(self) -> None:
+        self.columns_ = [e.name for e in self.encoders_]
+        self.n_continuous = sum(e.n_continuous for e in self.encoders_)
+        self.cardinalities = [c for e in self.encoders_ for c in e.cardinalities]
+        self._slices = []
+        cont = disc = 0
+        for e in self.encoders_:
+            self._slices.append((slice(cont, cont + e.n_continuous),
+                                 slice(disc, disc + len(e.cardinalities))))
+            cont += e.n_continuous
+            disc += len(e.cardinalities)
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        return {e.name: e.kind for e in self.encoders_}
+
+    def encode(self, df: pd.DataFrame, rng: np.random.Generator | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        n = len(df)
+        continuous = np.zeros((n, self.n_continuous), np.float32)
+        discrete = np.zeros((n, len(self.cardinalities)), np.int64)
+        for enc, (cs, ds) in zip(self.encoders_, self._slices):
+            part = enc.encode(df[enc.name], rng)
+            continuous[:, cs], discrete[:, ds] = part.continuous, part.discrete
+        return continuous, discrete
+
+    def decode(self, continuous: np.ndarray, discrete: np.ndarray,
+               rng: np.random.Generator) -> pd.DataFrame:
+        columns = {enc.name: enc.decode(continuous[:, cs], discrete[:, ds], rng)
+                   for enc, (cs, ds) in zip(self.encoders_, self._slices)}
+        return pd.DataFrame(columns, columns=self.columns_)
+
+    def state(self) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+        metas, arrays = [], {}
+        for i, enc in enumerate(self.encoders_):
+            meta, enc_arrays = enc.state()
+            metas.append(meta)
+            arrays.update({f"encoders.{i}.{k}": np.ascontiguousarray(v) for k, v in enc_arrays.items()})
+        return metas, arrays
+
+    @classmethod
+    def from_state(cls, metas: list[dict[str, Any]], arrays: dict[str, np.ndarray]) -> TableEncoder:
+        table = cls()
+        table.encoders_ = []
+        for i, meta in enumerate(metas):
+            prefix = f"encoders.{i}."
+            own = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            table.encoders_.append(ENCODERS[meta["kind"]].from_state(meta, own))
+        table._layout()
+        return table

@@ -1,0 +1,197 @@
+"""Reading and writing tables and output folders, with one-line errors a user can act on.
+
+Every write here is atomic (temporary sibling + rename), so a crash or Ctrl-C never leaves a
+half-written table or model folder where a later stage would pick it up.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow
+
+SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+WRITE_FORMATS = ("parquet", "csv")
+
+
+class InputError(ValueError):
+    """A problem with the user's input, stated in one line (the CLI maps it to exit code 2)."""
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a .csv, .csv.gz or .parquet file into a DataFrame, exactly as stored.
+
+    CSV uses plain `pd.read_csv` defaults: empty cells become NaN, integer columns without
+    gaps stay int64, text stays object. Nothing is dropped or renamed: duplicate column names
+    are an error rather than pandas' silent `name.1` mangling.
+    """
+    path = Path(path)
+    suffix = _table_suffix(path)
+    if not path.exists():
+        raise InputError(f"input file not found: {path}")
+    if not path.is_file():
+        raise InputError(f"input path is not a file: {path}")
+
+    if suffix == ".parquet":
+        df = _read_parquet(path)
+    else:
+        df = _read_csv(path)
+
+    duplicated = sorted({repr(c) for c in df.columns[df.columns.duplicated()]})
+    if duplicated:
+        raise InputError(f"input table {path} has duplicate column names: {', '.join(duplicated)}")
+    if df.shape[1] == 0:
+        raise InputError(f"input table is empty (no columns): {path}")
+    if df.shape[0] == 0:
+        raise InputError(f"input table is empty (header but 0 rows): {path}")
+    return df
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike, format: str) -> Path:
+    """Write `df` atomically as "parquet" (pyarrow) or "csv" (gzip if the name ends in .gz).
+
+    The index is not written: tables here are plain rows, and read_table gives a fresh
+    RangeIndex back. Returns the path written.
+    """
+    if format not in WRITE_FORMATS:
+        raise InputError(
+            f"unknown output format {format!r}; use one of: {', '.join(WRITE_FORMATS)}"
+        )
+    path = Path(path)
+    if format == "parquet":
+        _atomic_write(path, lambda tmp: df.to_parquet(tmp, engine="pyarrow", index=False))
+    else:
+        # The temporary name hides the .gz suffix from pandas' inference, so say it explicitly.
+        compression = "gzip" if path.name.lower().endswith(".gz") else None
+        _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, compression=compression))
+    return path
+
+
+@contextmanager
+def atomic_dir(final_dir: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder that becomes `final_dir` only if the block finishes.
+
+    The temporary folder sits next to `final_dir` (same parent, hence same filesystem, so the
+    final rename is atomic). On an exception it is removed and an existing `final_dir` is left
+    untouched. An existing `final_dir` is renamed aside, the new one renamed in, then the old
+    one deleted: readers see either the complete old or the complete new folder.
+    """
+    final = Path(final_dir)
+    if final.exists() and not final.is_dir():
+        raise InputError(f"output path exists and is not a folder: {final}")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _swap_into_place(tmp, final)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
+    """Write `text` to `path` via a temporary sibling file and os.replace."""
+    return _atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding=encoding))
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` via a temporary sibling file and os.replace."""
+    return _atomic_write(Path(path), lambda tmp: tmp.write_bytes(data))
+
+
+def _table_suffix(path: Path) -> str:
+    name = path.name.lower()
+    # Longest first, so "x.csv.gz" is not taken for an unknown ".gz".
+    for suffix in sorted(SUPPORTED_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return suffix
+    raise InputError(
+        f"unsupported table format for {path}: expected one of {', '.join(SUPPORTED_SUFFIXES)}"
+    )
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        # pandas renames a repeated header "a,a" to "a,a.1" without a word; read the raw
+        # header row first so read_table can refuse it instead.
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"input table is empty (no columns): {path}") from None
+    except (ValueError, OSError, EOFError, zlib.error) as err:
+        # ParserError and UnicodeDecodeError are ValueErrors; a corrupt .gz raises
+        # BadGzipFile (OSError), EOFError or zlib.error.
+        raise InputError(f"could not read CSV {path}: {_one_line(err)}") from None
+    raw_names = [str(v) for v in header.iloc[0].tolist()] if len(header) else []
+    repeated = sorted({repr(n) for n in raw_names if raw_names.count(n) > 1})
+    if repeated:
+        raise InputError(f"input table {path} has duplicate column names: {', '.join(repeated)}")
+    return df
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_parquet(path, engine="pyarrow")
+    except (pyarrow.ArrowException, ValueError, OSError) as err:
+        raise InputError(f"could not read Parquet {path}: {_one_line(err)}") from None
+    # pyarrow gives None for missing text where read_csv gives NaN; use NaN for both so a
+    # table reads back the same whichever format it went through.
+    for column in df.columns[df.dtypes == object]:
+        df[column] = df[column].where(df[column].notna(), np.nan)
+    return df
+
+
+def _one_line(err: BaseException) -> str:
+    message = " ".join(str(err).split())
+    return f"{type(err).__name__}: {message}" if message else type(err).__name__
+
+
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        # mkstemp makes the file 0600; keep the old file's mode, else an ordinary 0644.
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        os.chmod(tmp, mode)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    if not final.exists():
+        try:
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return
+    old = final.with_name(f".{final.name}.old-{secrets.token_hex(4)}")
+    try:
+        os.rename(final, old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        os.rename(old, final)  # put the previous version back before giving up
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

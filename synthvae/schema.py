@@ -1,0 +1,588 @@
+"""Table schemas: a small readable YAML format, compiled to a Pandera `DataFrameSchema`.
+
+A schema file looks like this (see schemas/adult.yaml)::
+
+    name: adult
+    description: UCI Adult census training split
+    columns:
+      age: {kind: numeric, dtype: int64, nullable: false, min: 17, max: 90}
+      sex: {kind: categorical, dtype: str, categories: [Female, Male]}
+    sensitive: [income]
+
+`kind` is a hint for the synthesizer (which encoder to use); everything else is a rule that
+`validate` enforces. Failures come back as one `SchemaViolation` listing every broken rule
+with a few offending values and their row numbers, never as a Pandera traceback.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import yaml
+from pandera.errors import SchemaErrors
+
+from synthvae.io import InputError, atomic_write_text
+
+KINDS = ("numeric", "categorical", "boolean", "datetime", "id", "text")
+
+# Supported dtypes, each with the family that decides which rules make sense for it.
+DTYPE_FAMILIES = {
+    "int64": "int", "int32": "int", "int16": "int", "int8": "int",
+    "Int64": "int", "Int32": "int", "Int16": "int", "Int8": "int",
+    "float64": "float", "float32": "float", "Float64": "float", "Float32": "float",
+    "bool": "bool", "boolean": "bool",
+    "str": "str", "string": "str",
+    "datetime64[ns]": "datetime",
+    "category": "category",
+}  # fmt: skip
+
+COLUMN_FIELDS = ("kind", "dtype", "nullable", "min", "max", "categories", "unique", "regex")
+TABLE_FIELDS = ("name", "description", "columns", "sensitive")
+
+MAX_INFERRED_CATEGORIES = 100
+MAX_EXAMPLES = 5  # offending values shown per broken rule
+MAX_CATEGORIES_SHOWN = 5
+
+
+class SchemaViolation(InputError):
+    """A table broke its schema. `problems` holds one dict per (column, rule):
+    {"column", "rule", "count" (offending rows), "examples" ([{"row", "value"}, ...])}."""
+
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+    def __reduce__(self):  # keep `problems` when pickled (Prefect ships task errors around)
+        return type(self), (str(self), self.problems)
+
+
+@dataclass
+class ColumnSpec:
+    """The rules for one column. Bounds are inclusive; nulls are exempt from every rule
+    except `nullable`."""
+
+    dtype: str
+    kind: str | None = None
+    nullable: bool = False
+    min: Any = None
+    max: Any = None
+    categories: list[Any] | None = None
+    unique: bool = False
+    regex: str | None = None
+
+    def to_pandera(self) -> pa.Column:
+        checks = []
+        if self.min is not None:
+            checks.append(pa.Check.ge(self.min, error=f"must be >= {_show(self.min)}"))
+        if self.max is not None:
+            checks.append(pa.Check.le(self.max, error=f"must be <= {_show(self.max)}"))
+        if self.categories is not None:
+            checks.append(pa.Check.isin(self.categories, error=_one_of(self.categories)))
+        if self.regex is not None:
+            pattern = self.regex
+            checks.append(
+                pa.Check(
+                    lambda s: s.str.fullmatch(pattern).fillna(False).astype(bool),
+                    error=f"must fully match the pattern {pattern!r}",
+                )
+            )
+        return pa.Column(
+            self.dtype, checks=checks, nullable=self.nullable, unique=self.unique, coerce=False
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML form: defaults left out except `nullable`, which is worth seeing."""
+        out: dict[str, Any] = {}
+        if self.kind is not None:
+            out["kind"] = self.kind
+        out["dtype"] = self.dtype
+        out["nullable"] = self.nullable
+        for name in ("min", "max"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value.isoformat() if isinstance(value, pd.Timestamp) else value
+        if self.unique:
+            out["unique"] = True
+        if self.categories is not None:
+            out["categories"] = [
+                v.isoformat() if isinstance(v, pd.Timestamp) else v for v in self.categories
+            ]
+        if self.regex is not None:
+            out["regex"] = self.regex
+        return out
+
+
+@dataclass
+class TableSchema:
+    name: str
+    columns: dict[str, ColumnSpec]
+    description: str = ""
+    sensitive: list[str] = field(default_factory=list)
+
+    def kinds(self) -> dict[str, str]:
+        """Column name -> kind, for the columns whose kind is given."""
+        return {name: spec.kind for name, spec in self.columns.items() if spec.kind is not None}
+
+    def to_pandera(self) -> pa.DataFrameSchema:
+        # strict: a table column the schema does not know is an error, so nothing downstream
+        # silently drops it. coerce=False: the schema checks types, it never changes them.
+        return pa.DataFrameSchema(
+            {name: spec.to_pandera() for name, spec in self.columns.items()},
+            name=self.name,
+            strict=True,
+            ordered=False,
+            coerce=False,
+        )
+
+    def to_yaml(self) -> str:
+        doc: dict[str, Any] = {"name": self.name}
+        if self.description:
+            doc["description"] = self.description
+        doc["columns"] = {name: spec.to_dict() for name, spec in self.columns.items()}
+        if self.sensitive:
+            doc["sensitive"] = list(self.sensitive)
+        # default_flow_style=None puts a column without categories on one line and keeps
+        # category lists as wrapped [a, b, c]: close to the hand-written style.
+        return yaml.safe_dump(
+            doc, sort_keys=False, default_flow_style=None, width=100, allow_unicode=True
+        )
+
+    def save_yaml(self, path: str | os.PathLike) -> Path:
+        return atomic_write_text(path, self.to_yaml())
+
+
+# ---------------------------------------------------------------------------------------
+# Loading
+
+
+def load_schema(path: str | os.PathLike) -> TableSchema:
+    """Read and check a schema YAML file. Every mistake is an InputError naming the file,
+    the column and the field."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"schema file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise InputError(f"schema {path} is not valid YAML: {' '.join(str(err).split())}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"could not read schema {path}: {err}") from None
+    return _parse_schema(raw, where=f"schema {path}", default_name=path.name.split(".")[0])
+
+
+def _parse_schema(raw: Any, where: str, default_name: str) -> TableSchema:
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: expected a mapping with a 'columns' section")
+    unknown = [str(k) for k in raw if k not in TABLE_FIELDS]
+    if unknown:
+        raise InputError(
+            f"{where}: unknown top-level field(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(TABLE_FIELDS)}"
+        )
+    columns_raw = raw.get("columns")
+    if not isinstance(columns_raw, dict) or not columns_raw:
+        raise InputError(f"{where}: 'columns' must be a non-empty mapping of column name -> rules")
+    columns = {}
+    for name, spec in columns_raw.items():
+        if not isinstance(name, str):
+            raise InputError(f"{where}: column name {name!r} must be a string; quote it")
+        columns[name] = _parse_column(spec, f"{where}: column '{name}'")
+
+    sensitive = raw.get("sensitive") or []
+    if not isinstance(sensitive, list) or not all(isinstance(c, str) for c in sensitive):
+        raise InputError(f"{where}: 'sensitive' must be a list of column names")
+    not_columns = [c for c in sensitive if c not in columns]
+    if not_columns:
+        raise InputError(f"{where}: 'sensitive' names unknown column(s): {', '.join(not_columns)}")
+
+    name = raw.get("name", default_name)
+    description = raw.get("description") or ""
+    if not isinstance(name, str) or not isinstance(description, str):
+        raise InputError(f"{where}: 'name' and 'description' must be strings")
+    return TableSchema(name=name, columns=columns, description=description, sensitive=sensitive)
+
+
+def _parse_column(raw: Any, where: str) -> ColumnSpec:
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: expected a mapping like {{dtype: int64, min: 0}}, got {raw!r}")
+    unknown = [str(k) for k in raw if k not in COLUMN_FIELDS]
+    if unknown:
+        raise InputError(
+            f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(COLUMN_FIELDS)}"
+        )
+    dtype = raw.get("dtype")
+    if dtype not in DTYPE_FAMILIES:
+        raise InputError(
+            f"{where}: dtype {dtype!r} is not supported; use one of: {', '.join(DTYPE_FAMILIES)}"
+        )
+    family = DTYPE_FAMILIES[dtype]
+    kind = raw.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise InputError(f"{where}: kind {kind!r} is unknown; use one of: {', '.join(KINDS)}")
+    for flag in ("nullable", "unique"):
+        if not isinstance(raw.get(flag, False), bool):
+            raise InputError(f"{where}: '{flag}' must be true or false, got {raw[flag]!r}")
+
+    bounds = {}
+    for bound in ("min", "max"):
+        if raw.get(bound) is None:
+            continue
+        if family not in ("int", "float", "datetime"):
+            raise InputError(f"{where}: '{bound}' only applies to numeric and datetime dtypes")
+        bounds[bound] = _parse_value(raw[bound], family, f"{where}: '{bound}'")
+    if len(bounds) == 2 and bounds["min"] > bounds["max"]:
+        raise InputError(f"{where}: min {bounds['min']} is greater than max {bounds['max']}")
+
+    categories = raw.get("categories")
+    if categories is not None:
+        if not isinstance(categories, list) or not categories:
+            raise InputError(f"{where}: 'categories' must be a non-empty list of allowed values")
+        categories = [_parse_value(v, family, f"{where}: category") for v in categories]
+
+    regex = raw.get("regex")
+    if regex is not None:
+        if family != "str" or not isinstance(regex, str):
+            raise InputError(f"{where}: 'regex' must be a string pattern on a str/string column")
+        try:
+            re.compile(regex)
+        except re.error as err:
+            raise InputError(f"{where}: regex {regex!r} does not compile: {err}") from None
+
+    return ColumnSpec(
+        dtype=dtype,
+        kind=kind,
+        nullable=raw.get("nullable", False),
+        min=bounds.get("min"),
+        max=bounds.get("max"),
+        categories=categories,
+        unique=raw.get("unique", False),
+        regex=regex,
+    )
+
+
+def _parse_value(value: Any, family: str, where: str) -> Any:
+    """Check one bound or category against the column's dtype family."""
+    if family == "datetime":
+        # Only text and YAML dates: pd.Timestamp would also take None (NaT) and 17 (epoch ns).
+        if isinstance(value, (str, datetime.date)):
+            try:
+                return pd.Timestamp(value)
+            except ValueError:
+                pass
+        raise InputError(f"{where} {value!r} is not a date or timestamp like 2024-01-31")
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "str": isinstance(value, str),
+        "category": True,
+    }[family]
+    if not ok:
+        # YAML reads yes/no/on/off as booleans and 1 as a number; quoting fixes both.
+        raise InputError(
+            f"{where} {value!r} ({type(value).__name__}) does not fit a {family} column; "
+            f"quote it in the YAML if it is text"
+        )
+    return value
+
+
+# ---------------------------------------------------------------------------------------
+# Validation
+
+
+def validate(df: pd.DataFrame, schema: TableSchema, *, what: str = "input table") -> None:
+    """Check `df` against `schema`; raise SchemaViolation listing every failure.
+
+    `what` names the table in the message ("input table", "synthetic sample", ...). Row
+    numbers are index labels, i.e. 0-based positions for a table from `read_table`.
+    """
+    problems = _column_set_problems(df, schema)
+    if problems:
+        lines = [f"{what} does not have the columns of schema '{schema.name}':"]
+        missing = [p["column"] for p in problems if p["rule"].startswith("missing")]
+        extra = [p["column"] for p in problems if p["rule"].startswith("not in")]
+        duplicated = [p["column"] for p in problems if p["rule"].startswith("duplicated")]
+        if missing:
+            lines.append(
+                f"  - unknown column in the schema, missing from the table: {_names(missing)} "
+                "(check the spelling, or remove it from the schema)"
+            )
+        if extra:
+            lines.append(
+                f"  - columns in the table but not in the schema: {_names(extra)} "
+                "(add them to the schema, or drop them from the table)"
+            )
+        if duplicated:
+            lines.append(f"  - duplicated column names in the table: {_names(duplicated)}")
+        raise SchemaViolation("\n".join(lines), problems)
+
+    try:
+        schema.to_pandera().validate(df, lazy=True)
+    except SchemaErrors as err:
+        problems = _summarise(err.failure_cases, schema, n_rows=len(df))
+        # from None: Pandera's own message is a long JSON dump; ours replaces it.
+        raise SchemaViolation(_report(problems, schema, what), problems) from None
+
+
+def _column_set_problems(df: pd.DataFrame, schema: TableSchema) -> list[dict[str, Any]]:
+    def problem(column: Any, rule: str) -> dict[str, Any]:
+        return {"column": column, "rule": rule, "count": 0, "examples": []}
+
+    table_columns = list(df.columns)
+    out = [problem(c, "missing from the table") for c in schema.columns if c not in table_columns]
+    out += [problem(c, "not in the schema") for c in table_columns if c not in schema.columns]
+    out += [problem(c, "duplicated in the table") for c in df.columns[df.columns.duplicated()]]
+    return out
+
+
+def _summarise(failures: pd.DataFrame, schema: TableSchema, n_rows: int) -> list[dict[str, Any]]:
+    """Turn Pandera's failure_cases (one row per failing value) into one dict per rule."""
+    order = {name: i for i, name in enumerate(schema.columns)}
+    groups = failures.groupby(["column", "check"], sort=False, dropna=False)
+    keyed = []
+    for (column, check), group in groups:
+        spec = schema.columns.get(column)
+        rows = group[group["index"].notna()].drop_duplicates("index")
+        rule = _rule_in_words(str(check), spec)
+        if rows.empty:
+            # A column-wide failure: a wrong dtype (failure_case is the actual dtype) or a
+            # check that crashed (failure_case is the exception).
+            found = group["failure_case"].iloc[0]
+            if str(check).startswith("dtype("):
+                rule = f"{rule}, got {found}"
+            else:
+                rule = f"{rule} (could not be checked: {found})"
+            problem = {"column": column, "rule": rule, "count": n_rows, "examples": []}
+            keyed.append((_sort_key(column, str(check), group, order), problem))
+            continue
+        try:
+            rows = rows.sort_values("index", kind="stable")
+        except TypeError:  # an index of mixed types: keep Pandera's order
+            pass
+        examples = [
+            {"row": _plain(row), "value": _plain(value)}
+            for row, value in zip(rows["index"][:MAX_EXAMPLES], rows["failure_case"][:MAX_EXAMPLES])
+        ]
+        problem = {"column": column, "rule": rule, "count": len(rows), "examples": examples}
+        keyed.append((_sort_key(column, str(check), group, order), problem))
+    problems = [problem for _, problem in sorted(keyed, key=lambda item: item[0])]
+    # A check that crashed on a column of the wrong dtype (">=" on strings) only repeats
+    # the dtype problem; leave it out.
+    wrong_dtype = {p["column"] for p in problems if p["rule"].startswith("dtype must")}
+    return [
+        p
+        for p in problems
+        if not (p["column"] in wrong_dtype and "could not be checked" in p["rule"])
+    ]
+
+
+def _sort_key(
+    column: Any, check: str, group: pd.DataFrame, order: dict[str, int]
+) -> tuple[int, int, int]:
+    # Schema column order; within a column: dtype, nulls, uniqueness, then the value rules
+    # in the order the schema lists them (Pandera's check_number).
+    rank = {"not_nullable": 1, "field_uniqueness": 2}.get(check, 3)
+    if check.startswith("dtype("):
+        rank = 0
+    number = group["check_number"].iloc[0]
+    return order.get(column, len(order)), rank, int(number) if pd.notna(number) else -1
+
+
+def _rule_in_words(check: str, spec: ColumnSpec | None) -> str:
+    if check.startswith("dtype("):
+        return f"dtype must be {spec.dtype if spec else check[6:-1]}"
+    if check == "not_nullable":
+        return "must not be null"
+    if check == "field_uniqueness":
+        return "must be unique"
+    return check  # our own checks carry their rule in words as the Pandera `error`
+
+
+def _report(problems: list[dict[str, Any]], schema: TableSchema, what: str) -> str:
+    n_columns = len({str(p["column"]) for p in problems})
+    lines = [
+        f"{what} failed schema '{schema.name}': "
+        f"{_plural(len(problems), 'problem')} in {_plural(n_columns, 'column')}"
+    ]
+    for p in problems:
+        line = f"  - {p['column']}: {p['rule']}"
+        if p["examples"]:
+            shown = ", ".join(f"{_show(e['value'])} at row {e['row']}" for e in p["examples"])
+            more = ", ..." if p["count"] > len(p["examples"]) else ""
+            line += f" ({_plural(p['count'], 'row')}): {shown}{more}"
+        lines.append(line)
+    lines.append("Fix these values in the data, or edit the schema if they are valid.")
+    return "\n".join(lines)
+
+
+def _one_of(categories: list[Any]) -> str:
+    shown = ", ".join(_show(v) for v in categories[:MAX_CATEGORIES_SHOWN])
+    if len(categories) <= MAX_CATEGORIES_SHOWN:
+        return f"must be one of {{{shown}}}"
+    return f"must be one of {{{shown}, ...}} (showing {MAX_CATEGORIES_SHOWN} of {len(categories)})"
+
+
+def _show(value: Any) -> str:
+    value = _plain(value)
+    if value is None:
+        return "null"
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return repr(value)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars, NaN/NA -> None: so reports read `-5`, not
+    `np.int64(-5)`."""
+    if value is None or (np.ndim(value) == 0 and not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _names(columns: list[Any]) -> str:
+    return ", ".join(repr(c) for c in columns)
+
+
+# ---------------------------------------------------------------------------------------
+# Inference
+
+
+def infer_schema(df: pd.DataFrame, name: str, description: str = "") -> TableSchema:
+    """Draft a schema from a table: kinds, dtypes, nullability, observed ranges and
+    categories. Review it before use: the observed range is not always the valid range."""
+    columns = {}
+    for column in df.columns:
+        if not isinstance(column, str):
+            raise InputError(f"column name {column!r} must be a string to go into a schema")
+        columns[column] = _infer_column(column, df[column])
+    return TableSchema(name=name, columns=columns, description=description)
+
+
+def _infer_column(name: str, series: pd.Series) -> ColumnSpec:
+    dtype = _dtype_name(name, series)
+    family = DTYPE_FAMILIES[dtype]
+    values = series.dropna()
+    spec = ColumnSpec(dtype=dtype, nullable=bool(series.isna().any()))
+    n_unique = values.nunique()
+    unique_share = n_unique / len(values) if len(values) else 0.0
+
+    if family == "bool":
+        spec.kind = "boolean"
+    elif family == "datetime":
+        spec.kind = "datetime"
+        if len(values):
+            spec.min, spec.max = values.min(), values.max()
+    elif family in ("int", "float"):
+        if family == "int" and unique_share >= 0.99 and _int_looks_like_id(name, values):
+            spec.kind = "id"
+        else:
+            spec.kind = "numeric"
+        if len(values):
+            spec.min, spec.max = _plain(values.min()), _plain(values.max())
+    elif family == "str" and _mostly_iso_dates(values):
+        # Kept as strings (that is what the table holds); the kind tells the synthesizer
+        # to treat them as dates.
+        spec.kind = "datetime"
+    elif family == "str" and unique_share >= 0.99 and _str_looks_like_id(name, values):
+        spec.kind = "id"
+    elif family == "str" and unique_share >= 0.5 and _mostly_has_spaces(values):
+        spec.kind = "text"
+    else:
+        spec.kind = "categorical"
+        if 0 < n_unique <= MAX_INFERRED_CATEGORIES:
+            spec.categories = _sorted_if_possible([_plain(v) for v in values.unique()])
+
+    if spec.kind == "id" and n_unique == len(values):
+        spec.unique = True
+    return spec
+
+
+def _sorted_if_possible(values: list[Any]) -> list[Any]:
+    try:
+        return sorted(values)
+    except TypeError:  # mixed types in a category column: keep first-seen order
+        return values
+
+
+def _dtype_name(name: str, series: pd.Series) -> str:
+    dtype = str(series.dtype)
+    if dtype in DTYPE_FAMILIES:
+        return dtype
+    if re.fullmatch(r"datetime64\[(s|ms|us|ns)\]", dtype):
+        return "datetime64[ns]"  # Pandera accepts any unit for it; Parquet often gives [us]
+    if dtype == "object":
+        types = {type(v).__name__ for v in series.dropna()}
+        if types <= {"str"}:
+            return "str"
+        raise InputError(
+            f"column '{name}' holds values of mixed Python types ({', '.join(sorted(types))}); "
+            "convert it to one dtype (e.g. str, float64, Int64 or boolean) first"
+        )
+    raise InputError(
+        f"column '{name}' has dtype {dtype}, which schemas do not support; "
+        f"convert it to one of: {', '.join(DTYPE_FAMILIES)}"
+    )
+
+
+_ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid|key)$", re.IGNORECASE)
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
+_SAMPLE = 1000
+
+
+def _name_looks_like_id(name: str) -> bool:
+    return bool(_ID_NAME.search(name)) or name.endswith(("Id", "ID"))
+
+
+def _int_looks_like_id(name: str, values: pd.Series) -> bool:
+    # A unique integer is an id if its name says so or it is a near-gapless counter;
+    # otherwise it is more likely a fine-grained measurement.
+    if _name_looks_like_id(name):
+        return True
+    span = values.max() - values.min() + 1
+    return len(values) >= 10 and span <= 1.1 * len(values)
+
+
+def _str_looks_like_id(name: str, values: pd.Series) -> bool:
+    sample = _sample(values)
+    if len(sample) < 10 or sample.str.contains(r"\s").any():
+        return False
+    if _name_looks_like_id(name):
+        return True
+    # Codes like "C-00412" or UUIDs: one fixed length, with digits in them.
+    lengths = sample.str.len()
+    return lengths.nunique() == 1 and sample.str.contains(r"\d").mean() >= 0.9
+
+
+def _mostly_iso_dates(values: pd.Series) -> bool:
+    sample = _sample(values)
+    if sample.empty:
+        return False
+    # The regex first, so that "2" or "March" are not taken for dates by a lenient parser.
+    looks_iso = sample.str.fullmatch(_ISO_DATE)
+    parsed = pd.to_datetime(sample.where(looks_iso), format="ISO8601", errors="coerce")
+    return parsed.notna().mean() > 0.95
+
+
+def _mostly_has_spaces(values: pd.Series) -> bool:
+    sample = _sample(values)
+    return len(sample) >= 10 and sample.str.contains(r"\s").mean() >= 0.5
+
+
+def _sample(values: pd.Series) -> pd.Series:
+    if len(values) > _SAMPLE:
+        values = values.sample(_SAMPLE, random_state=0)
+    return values.astype(str)

@@ -1,0 +1,107 @@
+"""The training loop: batch → loss → step → log → validate → maybe stop.
+
+Early stopping watches the negative ELBO on a validation split of the real rows, and the
+weights from the best epoch are kept. KL annealing (Bowman et al. 2016) ramps `beta` up over
+the first epochs so the encoder learns to use the latent space before the prior pulls on it.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .model import VAE
+
+log = logging.getLogger("synthvae.train")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 300
+    batch_size: int = 512
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-5
+    beta: float = 1.0
+    kl_warmup_epochs: int = 10
+    patience: int = 20           # epochs without a better validation loss before stopping
+    max_seconds: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    train_loss: float
+    val_loss: float
+    kl: float
+    seconds: float
+
+
+def train(model: VAE, train_data: tuple[np.ndarray, np.ndarray],
+          val_data: tuple[np.ndarray, np.ndarray], cfg: TrainConfig, generator: torch.Generator,
+          on_epoch: Callable[[EpochStats], None] | None = None) -> list[EpochStats]:
+    """Fits `model` in place; returns one EpochStats per epoch run."""
+    cont, disc = (torch.from_numpy(a) for a in train_data)
+    val_cont, val_disc = (torch.from_numpy(a) for a in val_data)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate,
+                                  weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, math.ceil(len(cont) / cfg.batch_size))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=cfg.learning_rate, total_steps=cfg.epochs * steps_per_epoch,
+        pct_start=0.05)
+    best_loss, best_state, stale = math.inf, copy.deepcopy(model.state_dict()), 0
+    history: list[EpochStats] = []
+    start = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        beta = cfg.beta * min(1.0, epoch / max(1, cfg.kl_warmup_epochs))
+        order = torch.randperm(len(cont), generator=generator)
+        total, total_kl = 0.0, 0.0
+        for i in range(0, len(order), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            out = model(cont[idx], disc[idx], beta=beta, generator=generator)
+            optimizer.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            optimizer.step()
+            scheduler.step()
+            total += out["loss"].item() * len(idx)
+            total_kl += out["kl"].item() * len(idx)
+        val_loss = evaluate(model, val_cont, val_disc, generator)
+        stats = EpochStats(epoch, total / len(cont), val_loss, total_kl / len(cont),
+                           time.perf_counter() - start)
+        history.append(stats)
+        if on_epoch:
+            on_epoch(stats)
+        if val_loss < best_loss - 1e-4:
+            best_loss, best_state, stale = val_loss, copy.deepcopy(model.state_dict()), 0
+        else:
+            stale += 1
+        if stale >= cfg.patience and epoch > cfg.kl_warmup_epochs:
+            log.info("early stop at epoch %d: no better validation loss for %d epochs", epoch, stale)
+            break
+        if cfg.max_seconds is not None and stats.seconds > cfg.max_seconds:
+            log.info("stopping at epoch %d: time budget of %.0f s spent", epoch, cfg.max_seconds)
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def evaluate(model: VAE, cont: torch.Tensor, disc: torch.Tensor, generator: torch.Generator,
+             batch_size: int = 4096) -> float:
+    """Mean negative ELBO (beta = 1) over the rows: the validation loss."""
+    model.eval()
+    total = 0.0
+    for i in range(0, len(cont), batch_size):
+        total += -model(cont[i:i + batch_size], disc[i:i + batch_size],
+                        generator=generator)["elbo"].sum().item()
+    return total / max(1, len(cont))

@@ -1,0 +1,145 @@
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from synthvae.io import (
+    InputError,
+    atomic_dir,
+    atomic_write_bytes,
+    atomic_write_text,
+    read_table,
+    write_table,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+ADULT = ROOT / "data" / "adult.csv.gz"
+
+
+@pytest.fixture(scope="module")
+def adult() -> pd.DataFrame:
+    return read_table(ADULT)
+
+
+def test_read_csv_gz_keeps_pandas_defaults(adult):
+    assert adult.shape == (32561, 15)
+    assert adult["age"].dtype == "int64"
+    assert adult["workclass"].dtype == object
+    assert adult["workclass"].isna().sum() == 1836  # empty cells are NaN, rows are kept
+
+
+@pytest.mark.parametrize(("name", "format"), [("t.parquet", "parquet"), ("t.csv", "csv")])
+def test_written_table_reads_back_identical(adult, tmp_path, name, format):
+    sample = adult.head(500)
+    path = write_table(sample, tmp_path / name, format)
+    pd.testing.assert_frame_equal(read_table(path), sample)
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary files left behind
+
+
+def test_csv_gz_is_written_gzipped(adult, tmp_path):
+    path = write_table(adult.head(20), tmp_path / "t.csv.gz", "csv")
+    assert gzip.open(path, "rt").readline().startswith("age,workclass")
+    pd.testing.assert_frame_equal(read_table(path), adult.head(20))
+
+
+def test_unknown_write_format_is_refused(adult, tmp_path):
+    with pytest.raises(InputError, match="use one of: parquet, csv"):
+        write_table(adult.head(5), tmp_path / "t.xlsx", "xlsx")
+
+
+def test_missing_file_is_named(tmp_path):
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(InputError, match=f"^input file not found: {missing}$"):
+        read_table(missing)
+
+
+def test_unknown_suffix_lists_supported_formats(tmp_path):
+    path = tmp_path / "table.xlsx"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match=r"expected one of \.csv, \.csv\.gz, \.parquet"):
+        read_table(path)
+
+
+def test_corrupt_parquet_is_a_one_line_input_error(tmp_path):
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"PAR1 this is not really parquet")
+    with pytest.raises(InputError, match="could not read Parquet") as caught:
+        read_table(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_corrupt_gzip_csv_is_a_one_line_input_error(tmp_path):
+    path = tmp_path / "broken.csv.gz"
+    path.write_bytes(ADULT.read_bytes()[:2000])  # truncated mid-stream
+    with pytest.raises(InputError, match="could not read CSV") as caught:
+        read_table(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_ragged_csv_is_refused_not_truncated(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b\n1,2\n3,4,5\n")
+    with pytest.raises(InputError, match="could not read CSV.*ParserError"):
+        read_table(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"), [("", "no columns"), ("a,b\n", "0 rows")]
+)
+def test_empty_csv_is_refused(tmp_path, content, expected):
+    path = tmp_path / "empty.csv"
+    path.write_text(content)
+    with pytest.raises(InputError, match=f"input table is empty.*{expected}"):
+        read_table(path)
+
+
+def test_duplicate_column_names_are_refused_not_renamed(tmp_path):
+    path = tmp_path / "dupes.csv"
+    path.write_text("a,b,a\n1,2,3\n")
+    with pytest.raises(InputError, match="duplicate column names: 'a'"):
+        read_table(path)
+
+
+def test_atomic_dir_replaces_existing_folder_on_success(tmp_path):
+    final = tmp_path / "model"
+    final.mkdir()
+    (final / "old.txt").write_text("old")
+
+    with atomic_dir(final) as work:
+        assert work.parent == tmp_path and work.name.startswith(".model.tmp-")
+        (work / "new.txt").write_text("new")
+        assert (final / "old.txt").exists()  # the old version stays readable meanwhile
+
+    assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_atomic_dir_leaves_nothing_on_exception(tmp_path):
+    final = tmp_path / "model"
+    final.mkdir()
+    (final / "old.txt").write_text("old")
+
+    with pytest.raises(RuntimeError, match="training crashed"):
+        with atomic_dir(final) as work:
+            (work / "half.txt").write_text("half")
+            raise RuntimeError("training crashed")
+
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    assert [p.name for p in final.iterdir()] == ["old.txt"]
+
+
+def test_atomic_dir_creates_a_new_folder(tmp_path):
+    with atomic_dir(tmp_path / "out" / "run1") as work:
+        (work / "a.txt").write_text("a")
+    assert (tmp_path / "out" / "run1" / "a.txt").read_text() == "a"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["run1"]
+
+
+def test_atomic_write_replaces_file_without_leftovers(tmp_path):
+    path = tmp_path / "report.md"
+    atomic_write_text(path, "first")
+    atomic_write_bytes(path, b"second")
+    assert path.read_bytes() == b"second"
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
