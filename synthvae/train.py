@@ -74,7 +74,7 @@ def train(model: VAE, train_data: tuple[np.ndarray, np.ndarray],
             scheduler.step()
             total += out["loss"].item() * len(idx)
             total_kl += out["kl"].item() * len(idx)
-        val_loss = evaluate(model, val_cont, val_disc, generator)
+        val_loss = evaluate(model, val_cont, val_disc, generator, beta)
         stats = EpochStats(epoch, total / len(cont), val_loss, total_kl / len(cont),
                            time.perf_counter() - start)
         history.append(stats)
@@ -97,11 +97,11 @@ def train(model: VAE, train_data: tuple[np.ndarray, np.ndarray],
 
 @torch.no_grad()
 def evaluate(model: VAE, cont: torch.Tensor, disc: torch.Tensor, generator: torch.Generator,
-             batch_size: int = 4096) -> float:
-    """Mean negative ELBO (beta = 1) over the rows: the validation loss."""
+             beta: float = 1.0, batch_size: int = 4096) -> float:
+    """The training objective (reconstruction NLL + beta * KL) averaged over the rows."""
     model.eval()
     total = 0.0
     for i in range(0, len(cont), batch_size):
-        total += -model(cont[i:i + batch_size], disc[i:i + batch_size],
-                        generator=generator)["elbo"].sum().item()
+        out = model(cont[i:i + batch_size], disc[i:i + batch_size], beta=beta, generator=generator)
+        total += out["loss"].item() * len(cont[i:i + batch_size])
     return total / max(1, len(cont))
