@@ -32,10 +32,15 @@ class GaussianMixturePrior:
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """(n, latent_dim) float32 draws: pick a component per row, then mean + L @ eps."""
-        component = rng.choice(len(self.weights_), size=n, p=self.weights_)
-        eps = rng.standard_normal((n, self.means_.shape[1]))
-        z = self.means_[component] + np.einsum("nij,nj->ni", self.cholesky_[component], eps)
-        return z.astype(np.float32)
+        counts = rng.multinomial(n, self.weights_)
+        eps = rng.standard_normal((n, self.means_.shape[1])).astype(np.float32)
+        z = np.empty_like(eps)
+        start = 0
+        for k in np.flatnonzero(counts):  # one matrix product per component, not per row
+            rows = slice(start, start + counts[k])
+            z[rows] = self.means_[k] + eps[rows] @ self.cholesky_[k].T.astype(np.float32)
+            start += counts[k]
+        return z[rng.permutation(n)]
 
     def state(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights_, "means": self.means_, "cholesky": self.cholesky_}

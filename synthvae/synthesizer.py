@@ -45,7 +45,7 @@ class Synthesizer:
     """
 
     def __init__(self, *, epochs: int = 300, batch_size: int = 512, latent_dim: int = 32,
-                 hidden_dim: int = 256, n_blocks: int = 2, beta: float = 0.1,
+                 hidden_dim: int = 256, n_blocks: int = 2, beta: float = 1.0,
                  learning_rate: float = 2e-3, patience: int = 20,
                  validation_fraction: float = 0.1, max_seconds: float | None = None,
                  prior_components: int = 20, column_kinds: dict[str, str] | None = None,
@@ -87,7 +87,8 @@ class Synthesizer:
             val = fit_rows
         self.model_config_ = VAEConfig(
             n_continuous=self.encoder_.n_continuous, cardinalities=self.encoder_.cardinalities,
-            latent_dim=self.latent_dim, hidden_dim=self.hidden_dim, n_blocks=self.n_blocks)
+            latent_dim=self.latent_dim, hidden_dim=self.hidden_dim, n_blocks=self.n_blocks,
+            slot_order=self.encoder_.slot_order)
         self.train_config_ = TrainConfig(
             epochs=self.epochs, batch_size=min(self.batch_size, max(16, len(fit_rows) // 4)),
             learning_rate=self.learning_rate, beta=self.beta, patience=self.patience,

@@ -74,7 +74,7 @@ def train(model: VAE, train_data: tuple[np.ndarray, np.ndarray],
             scheduler.step()
             total += out["loss"].item() * len(idx)
             total_kl += out["kl"].item() * len(idx)
-        val_loss = evaluate(model, val_cont, val_disc, generator, beta)
+        val_loss = evaluate(model, val_cont, val_disc, generator, cfg.beta)
         stats = EpochStats(epoch, total / len(cont), val_loss, total_kl / len(cont),
                            time.perf_counter() - start)
         history.append(stats)

@@ -23,7 +23,17 @@ class CategoricalEncoder(ColumnEncoder):
 
     def fit(self, s: pd.Series, rng: np.random.Generator) -> CategoricalEncoder:
         self.dtype = str(s.dtype)
-        counts = s.value_counts(dropna=False, sort=True)
+        # pandas categoricals decode to their own categories (unseen ones included) and order.
+        categorical = isinstance(s.dtype, pd.CategoricalDtype)
+        self.categories_ = ([to_json_value(c) for c in s.cat.categories] if categorical else None)
+        self.ordered_ = bool(s.cat.ordered) if categorical else False
+        # NaN, None and pd.NA in one object column are one null level, not three.
+        counts = s.value_counts(dropna=True, sort=True)
+        counts = counts[counts > 0]  # a categorical's unused categories are not levels
+        n_null = int(s.isna().sum())
+        if n_null:
+            counts = pd.concat([counts, pd.Series([n_null], index=pd.Index([None], dtype=object))])
+            counts = counts.sort_values(ascending=False, kind="stable")
         values = [None if _is_null(v) else to_json_value(v) for v in counts.index]
         keep = self.max_levels if len(values) > self.max_levels else len(values)
         self.levels_ = values[:keep]
@@ -59,16 +69,21 @@ class CategoricalEncoder(ColumnEncoder):
             rare_values = np.array(self.rare_levels_, dtype=object)
             values[rare] = rare_values[rng.choice(len(rare_values), int(rare.sum()), p=self.rare_probs_)]
             nulls = nulls | (rare & pd.isna(values))
+        if self.categories_ is not None:
+            return pd.Series(pd.Categorical(np.where(nulls, None, values), self.categories_,
+                                            self.ordered_), name=self.name)
         return as_series(values, self.dtype, self.name, nulls)
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super().state()
-        meta.update(levels=self.levels_, rare_levels=self.rare_levels_)
+        meta.update(levels=self.levels_, rare_levels=self.rare_levels_,
+                    categories=self.categories_, ordered=self.ordered_)
         arrays.update(rare_probs=self.rare_probs_)
         return meta, arrays
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.levels_, self.rare_levels_ = meta["levels"], meta["rare_levels"]
+        self.categories_, self.ordered_ = meta.get("categories"), meta.get("ordered", False)
         self.rare_probs_ = arrays["rare_probs"]
         self._index()
 

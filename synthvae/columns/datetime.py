@@ -18,6 +18,8 @@ from .numeric import NumericEncoder
 FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
            "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f", "%Y/%m/%d",
            "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d")
+# Resolutions in seconds, coarsest first: day, hour, minute, second, ms, µs, ns.
+STEPS = (86400, 3600, 60, 1, 1e-3, 1e-6, 1e-9)
 _ISO_NUMPY = {"%Y-%m-%d": ("D", ""), "%Y-%m-%d %H:%M:%S": ("s", " "),
               "%Y-%m-%dT%H:%M:%S": ("s", "T"), "%Y-%m-%d %H:%M": ("m", " "),
               "%Y-%m-%dT%H:%M": ("m", "T")}
@@ -46,14 +48,20 @@ class DatetimeEncoder(ColumnEncoder):
                 f"(examples: {s.dropna().astype(str).head(3).tolist()}); "
                 f"override its kind, e.g. column_kinds={{{self.name!r}: 'categorical'}}")
         self.tz_ = str(s.dt.tz) if _is_datetime(s) and s.dt.tz is not None else None
+        ns, nulls = self._nanoseconds(s)
+        # The column's resolution: the coarsest step every value is a whole multiple of.
+        self.step_ = next(step for step in STEPS if np.all(ns[~nulls] % int(step * 1e9) == 0))
         seconds = self._seconds(s)
-        whole_days = np.nanmax(np.abs(np.mod(seconds, 86400)), initial=0) == 0
-        self.step_ = 86400 if whole_days else 1
         self.inner_ = NumericEncoder(self.name, dtype="float64").fit(pd.Series(seconds), rng)
         self.n_continuous, self.cardinalities = self.inner_.n_continuous, self.inner_.cardinalities
         return self
 
     def _seconds(self, s: pd.Series) -> np.ndarray:
+        ns, nulls = self._nanoseconds(s)
+        return np.where(nulls, np.nan, ns.astype("float64") / 1e9)
+
+    def _nanoseconds(self, s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """int64 nanoseconds since the epoch (UTC) and the null mask."""
         if _is_datetime(s):
             ts = s.dt.tz_convert("UTC").dt.tz_localize(None) if s.dt.tz is not None else s
         else:
@@ -63,8 +71,9 @@ class DatetimeEncoder(ColumnEncoder):
                 raise UnsupportedColumnError(
                     f"column {self.name!r}: values not in the format {self.format_!r}: "
                     f"{s[bad].head(5).tolist()} (rows {s.index[bad][:5].tolist()})")
-        ns = ts.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
-        return np.where(ts.isna().to_numpy(), np.nan, ns / 1e9)
+        nulls = ts.isna().to_numpy()
+        ns = ts.to_numpy(dtype="datetime64[ns]").astype("int64")
+        return np.where(nulls, 0, ns), nulls
 
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
         return self.inner_.encode(pd.Series(self._seconds(s)), rng)
@@ -73,8 +82,9 @@ class DatetimeEncoder(ColumnEncoder):
                rng: np.random.Generator) -> pd.Series:
         seconds = self.inner_.decode(continuous, discrete, rng).to_numpy(dtype="float64")
         nulls = np.isnan(seconds)
-        whole = np.round(np.nan_to_num(seconds) / self.step_) * self.step_
-        stamps = whole.astype("int64").astype("datetime64[s]")
+        step_ns = round(self.step_ * 1e9)
+        steps = np.round(np.nan_to_num(seconds) * (1e9 / step_ns)).astype("int64")
+        stamps = (steps * step_ns).astype("datetime64[ns]")
         if self.format_ is None:
             out = pd.Series(pd.to_datetime(stamps).astype("datetime64[ns]"), name=self.name)
             out[nulls] = pd.NaT

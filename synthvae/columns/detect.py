@@ -21,6 +21,8 @@ DENSE_ID_ROWS = 1000  # a dense run of this many distinct integers is a row numb
 
 def detect_kind(s: pd.Series) -> str:
     """One of numeric, categorical, boolean, datetime, id, text, constant."""
+    if s.dtype == object:  # first: counting distinct dicts or lists would fail unhelpfully
+        _check_learnable(s.dropna(), s.name)
     if s.nunique(dropna=False) <= 1:
         return "constant"
     if pd.api.types.is_bool_dtype(s):
@@ -30,7 +32,6 @@ def detect_kind(s: pd.Series) -> str:
     observed = s.dropna()
     if pd.api.types.is_numeric_dtype(s):
         return "id" if _integer_id(observed, str(s.name)) else "numeric"
-    _check_learnable(observed, s.name)
     if observed.map(type).isin([bool, np.bool_]).all():
         return "boolean"
     text = observed.astype(str)

@@ -86,6 +86,12 @@ def _template(text: pd.Series) -> str:
     table = str.maketrans(string.digits + string.ascii_uppercase + string.ascii_lowercase,
                           "9" * 10 + ("F" if hex_only else "A") * 26 + ("f" if hex_only else "a") * 26)
     shapes = sample.str.translate(table)
+    if hex_only and len(shapes) and shapes.value_counts().iloc[0] < 0.5 * len(shapes):
+        # Hex ids (UUIDs, hashes) mix digits and letters at every position, so no digit/letter
+        # shape is common: there each position is any hex digit.
+        hex_class = "F" if letters == letters.upper() else "f"
+        shapes = sample.str.translate(str.maketrans(
+            string.digits + string.ascii_letters, hex_class * (10 + 2 * 26)))
     shape = shapes.mode().iloc[0] if len(shapes) else "AAAA9999"
     return shape if sum(c in _CLASSES for c in shape) >= 4 else shape + "9999"
 

@@ -21,6 +21,12 @@ from .base import ColumnEncoder, Encoded, as_series
 N_QUANTILES = 1000
 FIT_SUBSAMPLE = 200_000
 _EPS = 1e-5  # keeps ndtri finite: |z| <= 4.3
+# Probabilities are squeezed affinely into [_EPS, 1 - _EPS] (not clipped) and stretched back on
+# decoding, so the smallest and largest values map to the ends of the grid and come back exactly.
+# The stretch uses the ends as float32 features hold them, so they invert to exactly 0 and 1.
+_SCALE = 1.0 - 2.0 * _EPS
+_U_LOW = float(ndtr(np.float64(np.float32(ndtri(_EPS)))))
+_U_HIGH = float(ndtr(np.float64(np.float32(ndtri(_EPS + _SCALE)))))
 
 
 class NumericEncoder(ColumnEncoder):
@@ -50,8 +56,8 @@ class NumericEncoder(ColumnEncoder):
         upper = np.interp(filled, q, lv)
         lower = 1.0 - np.interp(-filled, -q[::-1], 1.0 - lv[::-1])
         spread = rng.random(len(values)) if rng is not None else 0.5
-        u = np.clip(lower + (upper - lower) * spread, _EPS, 1.0 - _EPS)
-        z = ndtri(u)
+        u = np.clip(lower + (upper - lower) * spread, 0.0, 1.0)
+        z = ndtri(_EPS + _SCALE * u)
         if rng is not None:  # a null's value is meaningless: give it prior noise, not a spike
             z = np.where(nulls, rng.standard_normal(len(values)), z)
         else:
@@ -62,6 +68,7 @@ class NumericEncoder(ColumnEncoder):
     def decode(self, continuous: np.ndarray, discrete: np.ndarray,
                rng: np.random.Generator) -> pd.Series:
         u = ndtr(continuous[:, 0].astype(np.float64))
+        u = np.clip((u - _U_LOW) / (_U_HIGH - _U_LOW), 0.0, 1.0)
         values = np.interp(u, self.levels_, self.quantiles_)
         if self.decimals_ is not None:
             values = np.round(values, self.decimals_)
@@ -92,6 +99,6 @@ def _decimals(observed: np.ndarray, most: int = 6) -> int | None:
     generated prices keep their cents and counts stay whole; None when values need more."""
     sample = observed[:10_000]
     for d in range(most + 1):
-        if np.allclose(np.round(sample, d), sample, rtol=0, atol=1e-9 * max(1.0, np.abs(sample).max(initial=0))):
+        if np.allclose(np.round(sample, d), sample, rtol=0, atol=1e-13 * max(1.0, np.abs(sample).max(initial=0))):
             return d
     return None

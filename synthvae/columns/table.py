@@ -64,6 +64,17 @@ class TableEncoder:
             disc += len(e.cardinalities)
 
     @property
+    def slot_order(self) -> list[int]:
+        """Model outputs in the table's column order, as indices into [discrete..., continuous...]:
+        each column's codes, then its continuous features (a null flag before the value, so
+        the value's distribution is that of non-null rows)."""
+        order, n_discrete = [], len(self.cardinalities)
+        for cs, ds in self._slices:
+            order += list(range(ds.start, ds.stop))
+            order += [n_discrete + i for i in range(cs.start, cs.stop)]
+        return order
+
+    @property
     def kinds(self) -> dict[str, str]:
         return {e.name: e.kind for e in self.encoders_}
 
