@@ -40,11 +40,11 @@ class Synthesizer:
     """A VAE synthesizer for one table.
 
     Parameters are named as a user would say them; see `VAEConfig` and `TrainConfig` for what
-    each does. `column_kinds` overrides the detected kind of any column ("numeric",
+    each does. `epochs=None` picks about 3,500 optimiser steps' worth (60 epochs on Adult). `column_kinds` overrides the detected kind of any column ("numeric",
     "categorical", "boolean", "datetime", "id", "text", "constant").
     """
 
-    def __init__(self, *, epochs: int = 300, batch_size: int = 512, latent_dim: int = 32,
+    def __init__(self, *, epochs: int | None = None, batch_size: int = 512, latent_dim: int = 32,
                  hidden_dim: int = 256, n_blocks: int = 2, beta: float = 1.0,
                  learning_rate: float = 2e-3, patience: int = 20,
                  validation_fraction: float = 0.1, max_seconds: float | None = None,
@@ -89,13 +89,15 @@ class Synthesizer:
             n_continuous=self.encoder_.n_continuous, cardinalities=self.encoder_.cardinalities,
             latent_dim=self.latent_dim, hidden_dim=self.hidden_dim, n_blocks=self.n_blocks,
             slot_order=self.encoder_.slot_order)
+        batch_size = min(self.batch_size, max(16, len(fit_rows) // 4))
         self.train_config_ = TrainConfig(
-            epochs=self.epochs, batch_size=min(self.batch_size, max(16, len(fit_rows) // 4)),
+            epochs=self.epochs or _auto_epochs(len(fit_rows), batch_size), batch_size=batch_size,
             learning_rate=self.learning_rate, beta=self.beta, patience=self.patience,
             max_seconds=self.max_seconds)
         generator = torch.Generator().manual_seed(torch_seed)
-        torch.manual_seed(torch_seed)  # parameter initialisation draws from the global generator
-        self.model_ = VAE(self.model_config_)
+        with torch.random.fork_rng(devices=[]):  # initialisation draws from the global generator
+            torch.manual_seed(torch_seed)
+            self.model_ = VAE(self.model_config_)
         report = on_epoch or (self._log_epoch if self.verbose else None)
         self.history_ = train(self.model_, (continuous[fit_rows], discrete[fit_rows]),
                               (continuous[val], discrete[val]), self.train_config_,
@@ -143,7 +145,10 @@ class Synthesizer:
                                           seed.spawn(max(1, -(-n // SAMPLE_CHUNK))))]
         if not chunks:
             return self._sample_chunk(0, seed)
-        return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+        if len(chunks) == 1:
+            return chunks[0]
+        rows = pd.concat(chunks, ignore_index=True)
+        return self.encoder_.make_ids_unique(rows, np.random.default_rng(seed.spawn(1)[0]))
 
     @torch.no_grad()
     def _sample_chunk(self, n: int, seed: np.random.SeedSequence) -> pd.DataFrame:
@@ -212,6 +217,16 @@ class Synthesizer:
         if not hasattr(self, "model_"):
             raise NotFittedError("this Synthesizer is not fitted yet: call fit(df) or "
                                  "Synthesizer.load(path) first")
+
+
+TRAIN_STEPS = 3_500  # optimiser steps when `epochs` is not given: enough for Adult-sized tables
+
+
+def _auto_epochs(n_rows: int, batch_size: int) -> int:
+    """Epochs for about TRAIN_STEPS steps, within [10, 300]: big tables need fewer passes,
+    small ones more; early stopping on the validation rows still ends training sooner."""
+    steps_per_epoch = max(1, -(-n_rows // batch_size))
+    return int(np.clip(round(TRAIN_STEPS / steps_per_epoch), 10, 300))
 
 
 _PARAMS = ("epochs", "batch_size", "latent_dim", "hidden_dim", "n_blocks", "beta",

@@ -51,6 +51,21 @@ class IdEncoder(ColumnEncoder):
             return as_series(self.start_ + np.arange(n, dtype=np.int64), self.dtype, self.name, nulls)
         return as_series(self._fresh_strings(n, rng), self.dtype, self.name, nulls)
 
+    def make_unique(self, s: pd.Series, rng: np.random.Generator) -> pd.Series:
+        """Ids over a whole draw made of several decoded chunks: integers numbered on from the
+        largest real id, strings that repeat across chunks drawn again."""
+        s = s.copy()
+        present = s.notna().to_numpy()
+        if self.integer_:
+            s[present] = self.start_ + np.arange(int(present.sum()), dtype=np.int64)
+            return s.astype(self.dtype) if not (~present).any() else s
+        for _ in range(50):
+            repeated = s.duplicated() & s.notna()
+            if not repeated.any():
+                return s
+            s[repeated] = self._fresh_strings(int(repeated.sum()), rng)
+        raise RuntimeError(f"column {self.name!r}: could not draw {len(s)} unique fresh ids")
+
     def _fresh_strings(self, n: int, rng: np.random.Generator) -> np.ndarray:
         template = self.template_
         out = _fill(template, n, rng)

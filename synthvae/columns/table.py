@@ -94,6 +94,13 @@ class TableEncoder:
                    for enc, (cs, ds) in zip(self.encoders_, self._slices)}
         return pd.DataFrame(columns, columns=self.columns_)
 
+    def make_ids_unique(self, df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        """Id columns unique over a whole draw that was decoded in several chunks."""
+        for enc in self.encoders_:
+            if isinstance(enc, IdEncoder):
+                df[enc.name] = enc.make_unique(df[enc.name], rng)
+        return df
+
     def state(self) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
         metas, arrays = [], {}
         for i, enc in enumerate(self.encoders_):

@@ -1,0 +1,305 @@
+"""The public face: fit / sample / save / load on real Adult rows and on a mixed table."""
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors import safe_open
+
+from synthvae import NotFittedError, Synthesizer
+
+ADULT = Path(__file__).resolve().parents[1] / "data" / "adult.csv.gz"
+NULLABLE = ["workclass", "occupation", "native-country"]
+# Small and quick: what these tests pin does not depend on the model's size.
+QUICK = {"hidden_dim": 64, "latent_dim": 8, "prior_components": 5}
+
+
+@pytest.fixture(scope="module")
+def adult_all() -> pd.DataFrame:
+    return pd.read_csv(ADULT)
+
+
+@pytest.fixture(scope="module")
+def adult(adult_all) -> pd.DataFrame:
+    return adult_all.sample(2000, random_state=0).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def fitted(adult) -> Synthesizer:
+    return Synthesizer(epochs=25, random_state=0, **QUICK).fit(adult)
+
+
+@pytest.fixture(scope="module")
+def synthetic(fitted) -> pd.DataFrame:
+    return fitted.sample(4000, random_state=1)
+
+
+# ------------------------------------------------------------------ what comes out
+def test_sample_has_the_input_columns_order_and_dtypes(adult, synthetic):
+    assert list(synthetic.columns) == list(adult.columns)
+    assert synthetic.dtypes.equals(adult.dtypes)
+    assert len(synthetic) == 4000 and synthetic.index.equals(pd.RangeIndex(4000))
+
+
+def test_sample_keeps_nulls_at_about_the_real_rate(adult, synthetic):
+    for name in NULLABLE:
+        real, fake = adult[name].isna().mean(), synthetic[name].isna().mean()
+        assert real / 2 < fake < real * 2, (name, real, fake)
+    complete = [c for c in adult.columns if c not in NULLABLE]
+    assert synthetic[complete].notna().all().all()
+
+
+def test_sampled_categories_come_only_from_the_real_sets(adult, synthetic):
+    for name in adult.select_dtypes(object).columns:
+        assert set(synthetic[name].dropna()) <= set(adult[name].dropna()), name
+    # and the common ones all turn up
+    assert set(synthetic["relationship"]) == set(adult["relationship"])
+
+
+def test_sampled_numerics_stay_within_real_bounds_and_stay_integers(adult, synthetic):
+    for name in adult.select_dtypes("number").columns:
+        assert synthetic[name].dtype == np.int64
+        assert adult[name].min() <= synthetic[name].min(), name
+        assert synthetic[name].max() <= adult[name].max(), name
+    assert set(synthetic["education-num"]) <= set(adult["education-num"])
+
+
+def test_sample_zero_rows_keeps_columns_and_dtypes(adult, fitted):
+    empty = fitted.sample(0)
+    assert empty.shape == (0, adult.shape[1]) and empty.dtypes.equals(adult.dtypes)
+
+
+# ------------------------------------------------------------------ reproducibility
+def test_fitting_twice_with_the_same_random_state_gives_identical_rows(adult):
+    rows = adult.head(1000)
+    first = Synthesizer(epochs=2, random_state=3, **QUICK).fit(rows).sample(300, random_state=0)
+    again = Synthesizer(epochs=2, random_state=3, **QUICK).fit(rows).sample(300, random_state=0)
+    pd.testing.assert_frame_equal(first, again)
+
+
+def test_sample_with_a_random_state_is_reproducible_and_states_differ(fitted):
+    pd.testing.assert_frame_equal(fitted.sample(500, random_state=7),
+                                  fitted.sample(500, random_state=7))
+    assert not fitted.sample(500, random_state=7).equals(fitted.sample(500, random_state=8))
+
+
+def test_successive_samples_without_a_random_state_differ(fitted):
+    assert not fitted.sample(200).equals(fitted.sample(200))
+
+
+# ------------------------------------------------------------------ persistence
+def test_save_then_load_gives_identical_samples(fitted, tmp_path):
+    loaded = Synthesizer.load(fitted.save(tmp_path / "model"))
+    pd.testing.assert_frame_equal(loaded.sample(1000, random_state=5),
+                                  fitted.sample(1000, random_state=5))
+    assert loaded.column_kinds_ == fitted.column_kinds_
+    assert loaded.get_params() == fitted.get_params()
+
+
+def test_loaded_synthesizer_continues_the_same_unseeded_sequence_as_a_fresh_one(adult, tmp_path):
+    rows = adult.head(500)
+    a = Synthesizer(epochs=1, random_state=4, **QUICK).fit(rows)
+    b = Synthesizer.load(a.save(tmp_path / "a"))
+    pd.testing.assert_frame_equal(a.sample(100), b.sample(100))
+    pd.testing.assert_frame_equal(a.sample(100), b.sample(100))
+
+
+def test_saved_directory_holds_only_json_and_safetensors(fitted, tmp_path):
+    path = fitted.save(tmp_path / "model")
+    files = sorted(p.name for p in path.iterdir())
+    assert files == ["arrays.safetensors", "model.safetensors", "synthesizer.json"]
+    json.loads((path / "synthesizer.json").read_text())
+    for name in ("arrays.safetensors", "model.safetensors"):
+        with safe_open(str(path / name), framework="numpy") as f:
+            assert len(list(f.keys())) > 0
+        assert b"\x80\x04\x95" not in (path / name).read_bytes()[:64]  # no pickle stream
+
+
+def test_loading_uses_no_pickle(fitted, tmp_path, monkeypatch):
+    path = fitted.save(tmp_path / "model")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle was used while loading")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    loaded = Synthesizer.load(path)
+    assert loaded.sample(10, random_state=0).shape == (10, 15)
+
+
+def test_loading_a_missing_or_foreign_directory_says_what_is_wrong(fitted, tmp_path):
+    with pytest.raises(FileNotFoundError, match="synthesizer.json"):
+        Synthesizer.load(tmp_path / "nothing-here")
+    path = fitted.save(tmp_path / "model")
+    meta = json.loads((path / "synthesizer.json").read_text())
+    meta["format_version"] = 999
+    (path / "synthesizer.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="version"):
+        Synthesizer.load(path)
+
+
+# ------------------------------------------------------------------ misuse
+def test_using_an_unfitted_synthesizer_raises_not_fitted_error(tmp_path):
+    synth = Synthesizer()
+    with pytest.raises(NotFittedError, match="fit"):
+        synth.sample(10)
+    with pytest.raises(NotFittedError):
+        synth.save(tmp_path / "model")
+    with pytest.raises(NotFittedError):
+        synth.column_kinds_  # noqa: B018
+
+
+@pytest.mark.parametrize("n", [-1, 2.5, "10", True, None])
+def test_sample_rejects_a_bad_number_of_rows(fitted, n):
+    with pytest.raises(ValueError, match="non-negative integer"):
+        fitted.sample(n)
+
+
+def test_sample_accepts_numpy_integers(fitted):
+    assert len(fitted.sample(np.int64(3))) == 3
+
+
+def test_fitting_an_empty_table_raises_value_error(adult):
+    for empty in (pd.DataFrame(), adult.iloc[:0], adult.iloc[:, :0]):
+        with pytest.raises(ValueError, match="empty"):
+            Synthesizer(epochs=1).fit(empty)
+
+
+def test_fitting_something_other_than_a_dataframe_raises_type_error(adult):
+    with pytest.raises(TypeError, match="DataFrame"):
+        Synthesizer(epochs=1).fit(adult.to_numpy())
+
+
+def test_constructor_only_stores_its_parameters():
+    synth = Synthesizer(epochs=-5, latent_dim=0, column_kinds={"x": "nonsense"})
+    assert synth.get_params()["epochs"] == -5 and not hasattr(synth, "model_")
+
+
+# ------------------------------------------------------------------ a mixed table
+FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "John", "Donald", "Niklaus", "Katherine",
+         "Margaret", "Dennis", "Ken", "Frances", "Radia", "Tim", "Linus"]
+LAST = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Backus", "Knuth", "Wirth",
+        "Johnson", "Hamilton", "Ritchie", "Thompson", "Allen", "Perlman", "Torvalds", "Kay"]
+
+
+def generality_table(adult: pd.DataFrame) -> pd.DataFrame:
+    """Adult with one column of every other kind a user's table may hold."""
+    df = adult.copy()
+    n, rng = len(df), np.random.default_rng(0)
+    seconds = rng.integers(0, 3 * 365 * 86400, n)
+    df["signup"] = (pd.Timestamp("2013-01-01") + pd.to_timedelta(seconds, unit="s")
+                    ).strftime("%Y-%m-%d %H:%M:%S")
+    df["row_id"] = np.arange(n) + 100_000
+    df["customer_id"] = [f"CUST-{i:05d}" for i in rng.permutation(n)]
+    pool = [f"{f} {l}" for f in FIRST for l in LAST] + [
+        f"{f} {m} {l}" for f in FIRST for m in FIRST for l in LAST]
+    df["full_name"] = np.array(pool, dtype=object)[rng.permutation(len(pool))[:n]]
+    df["source"] = "census-1994"
+    df["notes"] = np.nan
+    df["rich"] = df["income"].eq(">50K")
+    # 90% null, and nullness depends on sex: set for 14% of men and 2% of women
+    kept = rng.random(n) < np.where(df["sex"] == "Male", 0.14, 0.02)
+    df["bonus"] = np.where(kept, rng.integers(1, 200, n) * 25.0, np.nan)
+    return df
+
+
+@pytest.fixture(scope="module")
+def mixed(adult) -> pd.DataFrame:
+    return generality_table(adult)
+
+
+@pytest.fixture(scope="module")
+def mixed_fitted(mixed) -> Synthesizer:
+    return Synthesizer(epochs=15, random_state=0, **QUICK).fit(mixed)
+
+
+@pytest.fixture(scope="module")
+def mixed_synthetic(mixed_fitted) -> pd.DataFrame:
+    return mixed_fitted.sample(3000, random_state=0)
+
+
+def test_mixed_table_columns_are_detected_as_their_kinds(mixed_fitted):
+    kinds = mixed_fitted.column_kinds_
+    added = ("signup", "row_id", "customer_id", "full_name", "source", "notes", "rich", "bonus")
+    assert {c: kinds[c] for c in added} == {
+        "signup": "datetime", "row_id": "id", "customer_id": "id", "full_name": "text",
+        "source": "constant", "notes": "constant", "rich": "boolean", "bonus": "numeric"}
+
+
+def test_mixed_table_comes_back_with_every_column_name_order_and_dtype(mixed, mixed_synthetic):
+    assert list(mixed_synthetic.columns) == list(mixed.columns)
+    assert mixed_synthetic.dtypes.equals(mixed.dtypes)
+    assert len(mixed_synthetic) == 3000
+
+
+def test_mixed_table_ids_are_unique_and_never_copied(mixed, mixed_synthetic):
+    for name in ("row_id", "customer_id"):
+        ids = mixed_synthetic[name]
+        assert ids.notna().all() and ids.is_unique, name
+        assert not ids.isin(set(mixed[name])).any(), name
+    assert mixed_synthetic["customer_id"].str.fullmatch(r"[A-Z]{4}-\d{5}").all()
+
+
+def test_mixed_table_names_are_never_copied(mixed, mixed_synthetic):
+    names = mixed_synthetic["full_name"]
+    assert names.notna().all() and not names.isin(set(mixed["full_name"])).any()
+    assert names.str.split().str[0].isin(FIRST).all()
+
+
+def test_mixed_table_numerics_and_dates_respect_the_real_bounds(mixed, mixed_synthetic):
+    for name in ("age", "fnlwgt", "hours-per-week", "bonus"):
+        fake = mixed_synthetic[name].dropna()
+        assert mixed[name].min() <= fake.min() and fake.max() <= mixed[name].max(), name
+    signup = mixed_synthetic["signup"]
+    assert signup.str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d").all()
+    assert mixed["signup"].min() <= signup.min() and signup.max() <= mixed["signup"].max()
+
+
+def test_mixed_table_constant_null_and_boolean_columns(mixed_synthetic):
+    assert (mixed_synthetic["source"] == "census-1994").all()
+    assert mixed_synthetic["notes"].isna().all()
+    assert set(mixed_synthetic["rich"]) == {True, False}
+
+
+def test_mostly_null_column_keeps_its_null_rate_and_its_dependence_on_sex(mixed, mixed_synthetic):
+    real, fake = mixed["bonus"].isna().mean(), mixed_synthetic["bonus"].isna().mean()
+    assert abs(fake - real) < 0.05 and 0.85 < real < 0.95
+    null_by_sex = mixed_synthetic.groupby("sex")["bonus"].apply(lambda s: s.isna().mean())
+    assert null_by_sex["Female"] > null_by_sex["Male"]
+    assert np.all(np.mod(mixed_synthetic["bonus"].dropna(), 1) == 0)  # whole, like the real
+
+
+def test_mixed_table_save_then_load_gives_identical_samples(mixed_fitted, tmp_path):
+    # every encoder kind's state through JSON and safetensors
+    loaded = Synthesizer.load(mixed_fitted.save(tmp_path / "mixed"))
+    pd.testing.assert_frame_equal(loaded.sample(500, random_state=3),
+                                  mixed_fitted.sample(500, random_state=3))
+
+
+def test_a_small_table_of_300_rows_fits_and_samples(adult_all):
+    small = adult_all.sample(300, random_state=1).reset_index(drop=True)
+    synth = Synthesizer(epochs=3, random_state=0, **QUICK).fit(small)
+    out = synth.sample(300, random_state=0)
+    assert out.dtypes.equals(small.dtypes) and len(out) == 300
+    assert len(synth.history_) == 3
+
+
+# ------------------------------------------------------------ regressions
+def test_integer_ids_are_unique_across_sample_chunks(adult):
+    rows = adult.head(500)[["age", "sex"]].assign(row_id=np.arange(500))
+    synth = Synthesizer(epochs=1, random_state=0, **QUICK).fit(rows)
+    assert synth.sample(70_000, random_state=0)["row_id"].is_unique
+
+
+def test_fit_leaves_the_global_torch_rng_alone(adult):
+    rows = adult.head(300)
+    draws = []
+    for user_seed in (1, 2):
+        torch.manual_seed(user_seed)
+        Synthesizer(epochs=1, random_state=0, **QUICK).fit(rows)
+        draws.append(torch.rand(1).item())
+    assert draws[0] != draws[1]
