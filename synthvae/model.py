@@ -34,6 +34,7 @@ class VAEConfig:
     n_blocks: int = 2          # residual blocks in the encoder and in the decoder
     embedding_dim: int = 16    # per discrete input column, in the encoder
     head_dim: int = 128        # width of the autoregressive output heads
+    head_layers: int = 0       # extra residual layers in the heads, shared by every slot
     slot_order: list[int] = field(default_factory=list)  # decoding order; empty: as laid out
     dropout: float = 0.0
 
@@ -76,7 +77,7 @@ class AutoregressiveHeads(nn.Module):
     """
 
     def __init__(self, hidden_dim: int, n_continuous: int, cardinalities: list[int], width: int,
-                 slot_order: list[int] | None = None):
+                 slot_order: list[int] | None = None, n_layers: int = 0):
         super().__init__()
         self.cardinalities = list(cardinalities)
         self.n_discrete, self.n_continuous = len(cardinalities), n_continuous
@@ -88,12 +89,19 @@ class AutoregressiveHeads(nn.Module):
         self.register_buffer("offsets", torch.cumsum(cards, 0) - cards, persistent=False)
         self.from_hidden = nn.Linear(hidden_dim, width)
         self.norm = nn.LayerNorm(width)
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(n_layers))
         self.code_embedding = nn.Embedding(max(int(cards.sum()), 1), width)
         self.value_weight = nn.Parameter(0.1 * torch.randn(n_continuous, width))
         self.value_bias = nn.Parameter(torch.zeros(n_continuous, width))
         self.discrete_heads = nn.ModuleList(nn.Linear(width, c) for c in self.cardinalities)
         self.continuous_weight = nn.Parameter(torch.randn(n_continuous, width, 2) / math.sqrt(width))
         self.continuous_bias = nn.Parameter(torch.zeros(n_continuous, 2))
+
+    def _state(self, pre: torch.Tensor) -> torch.Tensor:
+        g = F.silu(self.norm(pre))
+        for layer in self.layers:
+            g = g + F.silu(layer(g))
+        return g
 
     def _continuous_params(self, g: torch.Tensor, slots: slice | int) -> tuple[torch.Tensor, torch.Tensor]:
         out = torch.einsum("b...w,...wo->b...o", g, self.continuous_weight[slots]) + self.continuous_bias[slots]
@@ -106,7 +114,7 @@ class AutoregressiveHeads(nn.Module):
         values = continuous[:, :, None] * self.value_weight + self.value_bias
         embedded = torch.cat([codes, values], dim=1)[:, self.order]
         context = (torch.cumsum(embedded, dim=1) - embedded)[:, self.rank]  # slots before s only
-        g = F.silu(self.norm(self.from_hidden(h)[:, None, :] + context))
+        g = self._state(self.from_hidden(h)[:, None, :] + context)
         logits = [head(g[:, j]) for j, head in enumerate(self.discrete_heads)]
         mean, logvar = self._continuous_params(g[:, self.n_discrete:], slice(None))
         return mean, logvar, logits
@@ -120,7 +128,7 @@ class AutoregressiveHeads(nn.Module):
         codes = torch.zeros(len(h), self.n_discrete, dtype=torch.long)
         values = torch.zeros(len(h), self.n_continuous)
         for slot in self.order.tolist():
-            g = F.silu(self.norm(base + context))
+            g = self._state(base + context)
             if slot < self.n_discrete:
                 logits = self.discrete_heads[slot](g)
                 u = torch.rand(logits.shape, generator=generator).clamp_(1e-10, 1.0)
@@ -149,7 +157,7 @@ class VAE(nn.Module):
         self.to_logvar = nn.Linear(cfg.hidden_dim, cfg.latent_dim)
         self.decoder = MLP(cfg.latent_dim, cfg)
         self.heads = AutoregressiveHeads(cfg.hidden_dim, cfg.n_continuous, cfg.cardinalities,
-                                         cfg.head_dim, cfg.slot_order)
+                                         cfg.head_dim, cfg.slot_order, cfg.head_layers)
 
     def encode(self, continuous: torch.Tensor, discrete: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor]:

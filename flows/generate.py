@@ -1,0 +1,583 @@
+"""`python -m flows.generate`: real table → schema check → fit → sample → schema check → score.
+
+A Prefect 3 flow whose tasks are thin calls into `synthvae`. Tasks pass paths and small dicts;
+the tables themselves go through files in a private work folder. Everything the user keeps is
+written inside `atomic_dir(output)`, so a failed run leaves no partial output and an older
+output folder intact.
+
+Runs without a server: with no PREFECT_API_URL set, Prefect starts a temporary local API for
+the life of the process (10-25 s). Bad input is caught before that, by the same library checks
+the flow's tasks run again.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before Prefect is imported: it reads its settings from the environment once.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "synthvae")  # library logs → run logs
+# The temporary server's default 20 s is too tight on a busy 2-core machine.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+import argparse
+import hashlib
+import inspect
+import json
+import logging
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from synthvae import Synthesizer
+from synthvae.evaluate import score
+from synthvae.io import (
+    SUPPORTED_SUFFIXES,
+    WRITE_FORMATS,
+    InputError,
+    atomic_dir,
+    atomic_write_text,
+    read_table,
+    write_table,
+)
+from synthvae.schema import SchemaViolation, infer_schema, load_schema, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_INPUT = ROOT / "data" / "adult.csv.gz"
+DEFAULT_SCHEMA = ROOT / "schemas" / "adult.yaml"
+RUNS = ROOT / "runs"
+DRAFT_SCHEMA_NAME = "schema.draft.yaml"
+MIN_TRAIN_ROWS = 10
+LOG_EVERY_EPOCHS = 10
+SCORES_ARTIFACT = "synthvae-scores"
+REPORT_ARTIFACT = "synthvae-report"
+SCORE_KEYS = ("quality", "column_shapes", "column_pair_trends", "columns", "pairs_worst",
+              "pairs_counted", "pairs_total")  # fmt: skip
+VERSIONED_PACKAGES = ("synthvae", "torch", "numpy", "pandas", "pandera", "sdmetrics", "prefect")
+
+# Tasks write files into fresh folders, so a cached result would point at a folder that is gone.
+# Only I/O is retried, and only on OSError: an InputError (a ValueError) will not fix itself.
+IO_TASK = {
+    "cache_policy": NO_CACHE,
+    "retries": 2,
+    "retry_delay_seconds": 1,
+    "retry_condition_fn": lambda task, run, state: isinstance(
+        state.result(raise_on_failure=False), OSError
+    ),
+}
+COMPUTE_TASK = {"cache_policy": NO_CACHE}
+
+
+# ---------------------------------------------------------------------------------- tasks
+
+
+@task(**IO_TASK)
+def load_input(source: Path) -> dict[str, Any]:
+    """Read the table once to prove it loads; return its row count and the file's sha256."""
+    table = read_table(source)
+    digest = hashlib.sha256()
+    with open(source, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"path": str(source), "sha256": digest.hexdigest(), "rows": len(table)}
+
+
+@task(**IO_TASK)
+def draft_schema(source: Path, destination: Path) -> Path:
+    """Infer a schema from the table (observed ranges and categories) and save it as YAML."""
+    infer_schema(read_table(source), name=_table_stem(source)).save_yaml(destination)
+    return destination
+
+
+@task(**IO_TASK)
+def validate_table(table: Path, schema: Path, what: str) -> int:
+    """Check every row against the schema (Pandera, lazy); raise SchemaViolation listing all."""
+    rows = read_table(table)
+    validate(rows, load_schema(schema), what=what)
+    return len(rows)
+
+
+@task(**IO_TASK)
+def split_holdout(
+    source: Path, work_dir: Path, holdout_fraction: float, seed: int
+) -> dict[str, Any]:
+    """Hold back a seeded random `holdout_fraction` of the rows, which training never sees;
+    the privacy scores compare synthetic rows with them."""
+    table = read_table(source)
+    holdout = table.sample(n=_holdout_rows(len(table), holdout_fraction), random_state=seed)
+    train = table.drop(index=holdout.index)
+    paths = {"train": work_dir / "train.parquet", "holdout": work_dir / "holdout.parquet"}
+    write_table(train.reset_index(drop=True), paths["train"], "parquet")
+    write_table(holdout.reset_index(drop=True), paths["holdout"], "parquet")
+    return {**paths, "train_rows": len(train), "holdout_rows": len(holdout)}
+
+
+@task(**COMPUTE_TASK)
+def fit_model(
+    train: Path,
+    schema: Path,
+    model_dir: Path,
+    seed: int,
+    epochs: int | None,
+    max_seconds: float | None,
+) -> dict[str, Any]:
+    """Fit a Synthesizer with the schema's column kinds and save it to `model_dir`."""
+    logger = get_run_logger()
+    options = {"epochs": epochs} if epochs is not None else {}
+    synthesizer = Synthesizer(
+        random_state=seed,
+        max_seconds=max_seconds,
+        column_kinds=load_schema(schema).kinds(),
+        **options,
+    )
+
+    def log_progress(stats) -> None:
+        if stats.epoch == 1 or stats.epoch % LOG_EVERY_EPOCHS == 0:
+            logger.info(
+                "epoch %d: train loss %.3f, validation loss %.3f, KL %.2f (%.0f s)",
+                stats.epoch,
+                stats.train_loss,
+                stats.val_loss,
+                stats.kl,
+                stats.seconds,
+            )
+
+    synthesizer.fit(read_table(train), on_epoch=log_progress)
+    synthesizer.save(model_dir)
+    history = synthesizer.history_
+    return {
+        "epochs_run": len(history),
+        "epochs_max": synthesizer.train_config_.epochs,
+        "max_seconds": max_seconds,
+        "seconds": round(synthesizer.fit_seconds_, 2),
+        "best_val_loss": round(min(h.val_loss for h in history), 4),
+        "column_kinds": synthesizer.column_kinds_,
+    }
+
+
+@task(**IO_TASK)
+def sample_rows(model_dir: Path, rows: int, destination: Path, format: str) -> Path:
+    """Load the saved model (so what is shipped is what was sampled from) and write `rows`."""
+    write_table(Synthesizer.load(model_dir).sample(rows), destination, format)
+    return destination
+
+
+@task(**COMPUTE_TASK)
+def score_synthetic(
+    train: Path, synthetic: Path, holdout: Path | None, schema: Path, seed: int
+) -> dict[str, Any]:
+    """SDMetrics quality against the training rows; DCR and exact copies against the holdout."""
+    return score(
+        read_table(train),
+        read_table(synthetic),
+        read_table(holdout) if holdout is not None else None,
+        kinds=load_schema(schema).kinds(),
+        seed=seed,
+    )
+
+
+@task(**IO_TASK)
+def write_report(report: dict[str, Any], destination: Path) -> Path:
+    return atomic_write_text(destination, json.dumps(report, indent=2) + "\n")
+
+
+@task(**COMPUTE_TASK)
+def publish_artifacts(report: dict[str, Any]) -> None:
+    """A markdown summary and a table of scores, under stable keys so runs line up."""
+    create_table_artifact(
+        key=SCORES_ARTIFACT,
+        table=_score_rows(report),
+        description="synthvae: fidelity and privacy scores of the last run",
+    )
+    create_markdown_artifact(
+        key=REPORT_ARTIFACT,
+        markdown=_markdown(report),
+        description="synthvae: summary of the last run",
+    )
+
+
+# ----------------------------------------------------------------------------------- flow
+
+
+@flow(name="synthvae-generate")
+def generate(
+    rows: int = 100_000,
+    input_path: str = str(DEFAULT_INPUT),
+    schema_path: str | None = None,
+    output_dir: str | None = None,
+    format: str = "parquet",
+    seed: int = 0,
+    epochs: int | None = None,
+    max_seconds: float | None = None,
+    holdout_fraction: float = 0.2,
+) -> dict[str, Any]:
+    """Fit a VAE synthesizer to a table and write `rows` synthetic rows, a report and the model.
+
+    `schema_path` None means schemas/adult.yaml for the bundled table, and otherwise a draft
+    inferred from the input, written to `output_dir`/schema.draft.yaml. `output_dir` None
+    means runs/<input stem>. `epochs` and `max_seconds` None mean the Synthesizer's defaults.
+    Returns the report (also written to `output_dir`/report.json).
+    """
+    logger = get_run_logger()
+    started = time.perf_counter()
+    source = Path(input_path)
+    output = Path(output_dir) if output_dir else default_output(source)
+    schema = Path(schema_path) if schema_path else default_schema(source)
+    inferred = schema is None
+    timings: dict[str, float] = {}
+    logger.info("input %s; output folder %s", source, output)
+
+    with (
+        atomic_dir(output) as staging,
+        tempfile.TemporaryDirectory(prefix="synthvae-work-") as work,
+    ):
+        with _timed(timings, "load"):
+            loaded = load_input(source)
+        if inferred:
+            with _timed(timings, "draft_schema"):
+                schema = draft_schema(source, staging / DRAFT_SCHEMA_NAME)
+            logger.warning(
+                "no schema given: inferred a draft from the input, to be written to "
+                "%s; review it and pass it with --schema next time",
+                output / DRAFT_SCHEMA_NAME,
+            )
+        with _timed(timings, "validate_input"):
+            validate_table(source, schema, "input table")
+        with _timed(timings, "split_holdout"):
+            split = split_holdout(source, Path(work), holdout_fraction, seed)
+        with _timed(timings, "fit"):
+            fit = fit_model(split["train"], schema, staging / "model", seed, epochs, max_seconds)
+        synthetic_name = f"synthetic.{format}"
+        with _timed(timings, "sample"):
+            sample_rows(staging / "model", rows, staging / synthetic_name, format)
+        with _timed(timings, "validate_synthetic"):
+            validate_table(staging / synthetic_name, schema, "synthetic sample")
+        with _timed(timings, "score"):
+            scores = score_synthetic(
+                split["train"],
+                staging / synthetic_name,
+                split["holdout"] if split["holdout_rows"] else None,
+                schema,
+                seed,
+            )
+        timings["total"] = round(time.perf_counter() - started, 2)
+        report = {
+            "rows": rows,
+            "seed": seed,
+            "format": format,
+            "output": str(output),
+            "files": {"synthetic": synthetic_name, "report": "report.json", "model": "model/"},
+            "input": loaded,
+            "schema": {
+                "path": str(output / DRAFT_SCHEMA_NAME if inferred else schema),
+                "inferred": inferred,
+            },
+            "holdout_fraction": holdout_fraction,
+            "train_rows": split["train_rows"],
+            "holdout_rows": split["holdout_rows"],
+            "fit": fit,
+            **{key: scores[key] for key in SCORE_KEYS},
+            "privacy": scores.get("privacy"),
+            "rows_scored": scores["rows_scored"],
+            "timings": timings,
+            "versions": _versions(),
+        }
+        write_report(report, staging / "report.json")
+    publish_artifacts(report)
+    logger.info("wrote %s: quality %.3f", output, report["quality"])
+    return report
+
+
+def default_output(input_path: Path) -> Path:
+    return RUNS / _table_stem(input_path)
+
+
+def default_schema(input_path: Path) -> Path | None:
+    """The curated schema for the bundled table; None (draft one) for any other input."""
+    same = input_path.resolve() == DEFAULT_INPUT.resolve()
+    return DEFAULT_SCHEMA if same else None
+
+
+# ------------------------------------------------------------------------------------ CLI
+
+_LIBRARY_EPOCHS = inspect.signature(Synthesizer).parameters["epochs"].default
+# Parameter -> option. The path parameters get short flags; the rest are spelled the same.
+FLAGS = {"input_path": "--input", "schema_path": "--schema", "output_dir": "--output"}
+HELP = {
+    "rows": "number of synthetic rows to write",
+    "input_path": f"table to learn from ({', '.join(SUPPORTED_SUFFIXES)})",
+    "schema_path": "schema YAML the input and the synthetic rows must pass",
+    "output_dir": "output folder, replaced only when the run succeeds",
+    "format": "file format of the synthetic rows",
+    "seed": "random seed: the same seed gives the same rows",
+    "epochs": "maximum training epochs (training stops early when validation loss stalls)",
+    "max_seconds": "training time budget in seconds",
+    "holdout_fraction": "share of the real rows held back from training to score privacy",
+}
+SHOWN_DEFAULTS = {
+    "schema_path": (
+        "schemas/adult.yaml for the bundled table; for another --input, a draft "
+        f"inferred from it, written to OUTPUT/{DRAFT_SCHEMA_NAME}"
+    ),
+    "output_dir": "runs/<input name without suffix>",
+    "epochs": f"the Synthesizer's, {_LIBRARY_EPOCHS or 'set from the table size'}",
+    "max_seconds": "no limit",
+}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
+    return value
+
+
+TYPES = {
+    "rows": _positive_int,
+    "seed": int,
+    "epochs": _positive_int,
+    "max_seconds": _positive_float,
+    "holdout_fraction": _fraction,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The flow's signature as a command line: one option per parameter, same defaults."""
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.generate",
+        description=(
+            "Fit a VAE synthesizer to a table and write synthetic rows, a report "
+            "(report.json) and the model to an output folder."
+        ),
+    )
+    for name, parameter in inspect.signature(generate.fn).parameters.items():
+        flag = FLAGS.get(name, f"--{name.replace('_', '-')}")
+        kind = TYPES.get(name, str)
+        shown = SHOWN_DEFAULTS.get(name, _relative(parameter.default))
+        parser.add_argument(
+            flag,
+            dest=name,
+            default=parameter.default,
+            type=kind,
+            choices=WRITE_FORMATS if name == "format" else None,
+            metavar=None if name == "format" else flag[2:].upper().replace("-", "_"),
+            help=f"{HELP[name]} (default: {shown})",
+        )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 done, 1 a table failed its schema (or the run failed), 2 bad input."""
+    started = time.perf_counter()
+    params = vars(build_parser().parse_args(argv))
+    try:
+        draft = _check_input(params)
+    except InputError as err:  # SchemaViolation included
+        return _fail(err)
+    _quiet_expected_errors()
+    logging.getLogger("synthvae").setLevel(logging.INFO)
+    try:
+        report = generate(**params)
+    except InputError as err:
+        return _fail(err)
+    print(summary(report, time.perf_counter() - started, draft))
+    return 0
+
+
+def summary(report: dict[str, Any], wall_seconds: float, draft: bool = False) -> str:
+    output = Path(report["output"])
+    privacy = report["privacy"] or {}
+    synthetic = output / report["files"]["synthetic"]
+    schema = report["schema"]["path"]
+    lines = [f"Wrote {report['rows']:,} synthetic rows to {synthetic} (they pass {schema})"]
+    lines.append(
+        f"  quality {report['quality']:.3f}: column shapes {report['column_shapes']:.3f}, "
+        f"column pair trends {report['column_pair_trends']:.3f}"
+    )
+    if privacy:
+        lines.append(
+            f"  privacy: DCR ratio {_fmt(privacy['dcr_ratio'])} (synthetic vs unseen real rows; "
+            f">= 1 is no closer than real), exact copies of training rows "
+            f"{privacy['synthetic_copies']} (holdout: {privacy['holdout_copies']})"
+        )
+    else:
+        lines.append("  privacy: not scored (--holdout-fraction 0 holds no rows back)")
+    fit = report["fit"]
+    lines.append(
+        f"  fit: {fit['epochs_run']} epochs in {fit['seconds']:.1f} s on "
+        f"{report['train_rows']:,} rows; model in {output / 'model'}"
+    )
+    lines.append(f"  report {output / 'report.json'}; wall time {wall_seconds:.1f} s")
+    if draft:
+        lines.append(
+            f"  schema: none given, so a draft was inferred from the input: "
+            f"{output / DRAFT_SCHEMA_NAME} (review it, then pass it with --schema)"
+        )
+    return "\n".join(lines)
+
+
+def _check_input(params: dict[str, Any]) -> bool:
+    """The cheap checks, before Prefect starts, so bad input fails in seconds. Resolves the
+    default paths into `params`; returns whether the schema will be a drafted one."""
+    source = Path(params["input_path"])
+    output = Path(params["output_dir"]) if params["output_dir"] else default_output(source)
+    params["output_dir"] = str(output)
+    if output.exists() and not output.is_dir():
+        raise InputError(f"output path exists and is not a folder: {output}")
+    table = read_table(source)
+    schema = Path(params["schema_path"]) if params["schema_path"] else default_schema(source)
+    if schema is None:
+        infer_schema(table, name=_table_stem(source))  # raises on a column it cannot type
+    else:
+        params["schema_path"] = str(schema)
+        try:
+            validate(table, load_schema(schema), what=f"input table {source}")
+        except SchemaViolation as err:
+            if any(problem["count"] for problem in err.problems):
+                raise
+            # The table and schema disagree on which columns exist: a one-line input error.
+            first, *rest = str(err).splitlines()
+            raise InputError(f"{first} {'; '.join(line.strip(' -') for line in rest)}") from None
+    train_rows = len(table) - _holdout_rows(len(table), params["holdout_fraction"])
+    if train_rows < MIN_TRAIN_ROWS:
+        raise InputError(
+            f"input table {source} leaves {train_rows} rows to train on after "
+            f"the holdout; need at least {MIN_TRAIN_ROWS}"
+        )
+    return schema is None
+
+
+def _fail(err: InputError) -> int:
+    """A SchemaViolation's message is already a readable list (exit 1); any other InputError
+    is one line (exit 2)."""
+    print(f"error: {err}", file=sys.stderr)
+    return 1 if isinstance(err, SchemaViolation) else 2
+
+
+class _ExpectedErrorFilter(logging.Filter):
+    """For console handlers: an InputError is the user's to fix, so log its first line, not a
+    traceback. The traceback still reaches the run's logs in the Prefect API."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, InputError):
+            record.msg, record.args = (
+                "failed: %s: %s",
+                (type(error).__name__, str(error).splitlines()[0]),
+            )
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_expected_errors() -> None:
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_ExpectedErrorFilter())
+
+
+# -------------------------------------------------------------------------------- helpers
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    timings[step] = round(time.perf_counter() - started, 2)
+
+
+def _holdout_rows(n_rows: int, fraction: float) -> int:
+    return round(n_rows * fraction)
+
+
+def _table_stem(path: Path) -> str:
+    name = path.name
+    for suffix in sorted(SUPPORTED_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _score_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = [
+        {"score": key.replace("_", " "), "value": report[key]}
+        for key in ("quality", "column_shapes", "column_pair_trends")
+    ]
+    for key, value in (report["privacy"] or {}).items():
+        rows.append({"score": key.replace("_", " "), "value": value})
+    return rows
+
+
+def _markdown(report: dict[str, Any]) -> str:
+    table = "\n".join(f"| {row['score']} | {_fmt(row['value'])} |" for row in _score_rows(report))
+    fit = report["fit"]
+    return (
+        f"# synthvae: {report['rows']:,} synthetic rows\n\n"
+        f"- output: `{report['output']}` ({report['files']['synthetic']}, report.json, model/)\n"
+        f"- input: `{report['input']['path']}` ({report['input']['rows']:,} rows, "
+        f"sha256 `{report['input']['sha256'][:12]}…`); schema `{report['schema']['path']}`"
+        f"{' (inferred draft)' if report['schema']['inferred'] else ''}\n"
+        f"- trained on {report['train_rows']:,} rows, {report['holdout_rows']:,} held back; "
+        f"{fit['epochs_run']} epochs in {fit['seconds']:.1f} s; seed {report['seed']}\n\n"
+        f"| score | value |\n|---|---|\n{table}\n"
+    )
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "n/a" if value is None else str(value)
+
+
+def _relative(value: Any) -> Any:
+    if isinstance(value, str) and Path(value).is_absolute():
+        try:
+            return str(Path(value).relative_to(ROOT))
+        except ValueError:
+            return value
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def run_cli(tmp_path_factory):
+    """Run `python -m <module> ARGS` from the repository root in a fresh process, with its own
+    PREFECT_HOME and no Prefect server configured (so Prefect starts its temporary one)."""
+    prefect_home = tmp_path_factory.mktemp("prefect-home")
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    env |= {"PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+    def run(module: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", module, *map(str, args)],
+            check=False,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """The tests' small models train fastest on one thread; with two, torch's workers
+    spin-wait whenever the CPU is shared (a 4 s fit took 58 s on a busy 2-core machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,0 +1,281 @@
+"""The generate flow end to end, through its command line as a user runs it.
+
+Each successful run starts Prefect's temporary server (10-25 s), so the happy path runs once
+per module and several tests read its output. Bad input is caught before Prefect starts.
+"""
+
+import hashlib
+import inspect
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from flows.generate import FLAGS, build_parser, generate
+from synthvae.io import read_table
+from synthvae.schema import load_schema, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+ADULT = ROOT / "data" / "adult.csv.gz"
+ADULT_SCHEMA = ROOT / "schemas" / "adult.yaml"
+SAMPLE_ROWS = 1000
+QUICK = ("--epochs", "2", "--rows", "300")  # a few epochs: this is plumbing, not quality
+
+
+@pytest.fixture(scope="module")
+def adult_sample() -> pd.DataFrame:
+    return read_table(ADULT).sample(SAMPLE_ROWS, random_state=0).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def sample_csv(adult_sample, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("input") / "adult_sample.csv"
+    adult_sample.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def generated(run_cli, sample_csv, tmp_path_factory):
+    """One run on 1,000 Adult rows with the curated schema: (process, output folder)."""
+    output = tmp_path_factory.mktemp("generated") / "out"
+    result = run_cli(
+        "flows.generate",
+        "--input",
+        sample_csv,
+        "--schema",
+        ADULT_SCHEMA,
+        "--output",
+        output,
+        *QUICK,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, output
+
+
+def test_run_writes_synthetic_rows_report_and_model(generated):
+    _, output = generated
+    assert sorted(p.name for p in output.iterdir()) == ["model", "report.json", "synthetic.parquet"]
+    assert (output / "model" / "synthesizer.json").is_file()
+
+
+def test_synthetic_rows_have_input_columns_dtypes_and_pass_schema(generated, adult_sample):
+    _, output = generated
+    synthetic = read_table(output / "synthetic.parquet")
+    assert len(synthetic) == 300
+    assert list(synthetic.columns) == list(adult_sample.columns)
+    assert synthetic.dtypes.to_dict() == adult_sample.dtypes.to_dict()
+    validate(synthetic, load_schema(ADULT_SCHEMA), what="synthetic sample")
+
+
+def test_report_holds_scores_in_unit_range_timings_and_input_hash(generated, sample_csv):
+    _, output = generated
+    report = json.loads((output / "report.json").read_text())
+    for key in ("quality", "column_shapes", "column_pair_trends"):
+        assert 0 <= report[key] <= 1, key
+    assert 0 <= report["privacy"]["share_synthetic_closer"] <= 1
+    assert report["privacy"]["dcr_ratio"] > 0
+    assert report["privacy"]["synthetic_copies"] >= 0
+    assert report["rows"] == 300 and report["seed"] == 0
+    assert report["train_rows"] + report["holdout_rows"] == SAMPLE_ROWS
+    assert report["holdout_rows"] == SAMPLE_ROWS // 5
+    assert report["input"]["sha256"] == hashlib.sha256(sample_csv.read_bytes()).hexdigest()
+    assert report["schema"] == {"path": str(ADULT_SCHEMA), "inferred": False}
+    assert report["fit"]["epochs_run"] == 2
+    assert set(report["timings"]) >= {
+        "load",
+        "validate_input",
+        "fit",
+        "sample",
+        "validate_synthetic",
+        "score",
+        "total",
+    }
+    assert {"synthvae", "torch", "prefect"} <= set(report["versions"])
+
+
+def test_no_temporary_folders_left_behind(generated):
+    _, output = generated
+    assert [p.name for p in output.parent.iterdir()] == ["out"]
+
+
+def test_summary_names_the_output_and_scores(generated):
+    result, output = generated
+    assert f"Wrote 300 synthetic rows to {output / 'synthetic.parquet'}" in result.stdout
+    assert "quality" in result.stdout and "DCR ratio" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_input_without_schema_writes_a_draft_schema(run_cli, sample_csv, tmp_path):
+    output = tmp_path / "drafted"
+    result = run_cli(
+        "flows.generate", "--input", sample_csv, "--output", output, "--format", "csv", *QUICK
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    draft = output / "schema.draft.yaml"
+    assert draft.is_file()
+    assert "schema.draft.yaml" in result.stdout and "schema.draft.yaml" in result.stderr
+    synthetic = read_table(output / "synthetic.csv")
+    validate(synthetic, load_schema(draft), what="synthetic sample")
+    assert json.loads((output / "report.json").read_text())["schema"]["inferred"] is True
+
+
+def test_failure_inside_the_flow_leaves_existing_output_untouched(run_cli, tmp_path):
+    # 200 distinct codes cannot fill 300 synthetic rows uniquely: the synthetic rows fail
+    # the schema after fit and sample have written into the staging folder.
+    table = pd.DataFrame(
+        {"code": np.arange(200), "group": np.random.default_rng(0).choice(["a", "b", "c"], 200)}
+    )
+    table.to_csv(tmp_path / "codes.csv", index=False)
+    schema = {
+        "name": "codes",
+        "columns": {
+            "code": {"kind": "numeric", "dtype": "int64", "unique": True, "min": 0, "max": 199},
+            "group": {"kind": "categorical", "dtype": "str", "categories": ["a", "b", "c"]},
+        },
+    }
+    (tmp_path / "codes.yaml").write_text(yaml.safe_dump(schema))
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "synthetic.parquet").write_text("from an earlier run")
+
+    result = run_cli(
+        "flows.generate",
+        "--input",
+        tmp_path / "codes.csv",
+        "--schema",
+        tmp_path / "codes.yaml",
+        "--output",
+        output,
+        *QUICK,
+    )
+
+    assert result.returncode == 1
+    assert "synthetic sample failed schema 'codes'" in result.stderr
+    assert "  - code: " in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [p.name for p in output.iterdir()] == ["synthetic.parquet"]
+    assert (output / "synthetic.parquet").read_text() == "from an earlier run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["codes.csv", "codes.yaml", "out"]
+
+
+# ------------------------------------------------------------------ bad input: fails fast
+
+
+def test_schema_violation_names_columns_values_and_rows(run_cli, adult_sample, tmp_path):
+    bad = adult_sample.copy()
+    bad.loc[3, "age"] = -5
+    bad.loc[[7, 9], "sex"] = "Banana"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "report.json").write_text("{}")
+
+    result = run_cli(
+        "flows.generate",
+        "--input",
+        tmp_path / "bad.csv",
+        "--schema",
+        ADULT_SCHEMA,
+        "--output",
+        output,
+    )
+
+    assert result.returncode == 1
+    assert "age: must be >= 17 (1 row): -5 at row 3" in result.stderr
+    assert "sex: must be one of" in result.stderr
+    assert "'Banana' at row 7, 'Banana' at row 9" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [p.name for p in output.iterdir()] == ["report.json"]
+    assert (output / "report.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize(
+    ("make_input", "message"),
+    [
+        (lambda d: d / "missing.csv", "input file not found"),
+        (lambda d: _write(d / "header_only.csv", "age,sex\n"), "empty (header but 0 rows)"),
+        (lambda d: _write(d / "zero_bytes.csv", ""), "empty (no columns)"),
+        (lambda d: _write(d / "corrupt.csv.gz", "not gzip at all"), "could not read CSV"),
+        (lambda d: _write(d / "table.xlsx", "a,b\n1,2\n"), "unsupported table format"),
+    ],
+    ids=["missing", "header-only", "zero-bytes", "corrupt", "unsupported"],
+)
+def test_unusable_input_file_is_a_one_line_error(run_cli, tmp_path, make_input, message):
+    result = run_cli(
+        "flows.generate", "--input", make_input(tmp_path), "--output", tmp_path / "out"
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_column_in_the_schema_is_a_one_line_error(run_cli, sample_csv, tmp_path):
+    schema = yaml.safe_load(ADULT_SCHEMA.read_text())
+    schema["columns"]["salary"] = {"kind": "numeric", "dtype": "int64"}
+    (tmp_path / "schema.yaml").write_text(yaml.safe_dump(schema))
+    result = run_cli(
+        "flows.generate",
+        "--input",
+        sample_csv,
+        "--schema",
+        tmp_path / "schema.yaml",
+        "--output",
+        tmp_path / "out",
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "unknown column in the schema" in result.stderr and "'salary'" in result.stderr
+
+
+def test_missing_schema_file_is_a_one_line_error(run_cli, sample_csv, tmp_path):
+    result = run_cli("flows.generate", "--input", sample_csv, "--schema", tmp_path / "no.yaml")
+    assert result.returncode == 2
+    assert result.stderr == f"error: schema file not found: {tmp_path / 'no.yaml'}\n"
+
+
+@pytest.mark.parametrize("rows", ["0", "-5", "ten", "2.5"])
+def test_rows_must_be_a_positive_integer(rows):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["--rows", rows])
+    assert exit_info.value.code == 2
+
+
+def test_rows_zero_through_the_cli_is_a_usage_error(run_cli):
+    result = run_cli("flows.generate", "--rows", "0")
+    assert result.returncode == 2
+    assert "argument --rows: must be a positive integer, got '0'" in result.stderr
+
+
+def test_help_lists_exactly_the_flow_parameters_with_their_defaults():
+    parser = build_parser()
+    options = {a.dest: a for a in parser._actions if a.dest != "help"}
+    parameters = inspect.signature(generate.fn).parameters
+    assert list(options) == list(parameters)
+    for name, parameter in parameters.items():
+        assert options[name].default == parameter.default
+        assert options[name].option_strings == [FLAGS.get(name, f"--{name.replace('_', '-')}")]
+    assert "(default: 100000)" in parser.format_help()
+
+
+# ------------------------------------------------------------------------- the real thing
+
+
+@pytest.mark.slow
+def test_default_command_writes_100k_rows_that_pass_the_schema(run_cli, tmp_path):
+    output = tmp_path / "adult"
+    result = run_cli("flows.generate", "--rows", "100000", "--output", output, timeout=3600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    synthetic = read_table(output / "synthetic.parquet")
+    assert len(synthetic) == 100_000
+    validate(synthetic, load_schema(ADULT_SCHEMA), what="synthetic sample")
+    report = json.loads((output / "report.json").read_text())
+    assert report["quality"] > 0.814  # SDV GaussianCopula on Adult (shared/ANCHORS.md)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
