@@ -1,3 +1,4 @@
+import os
 import gzip
 from pathlib import Path
 
@@ -143,3 +144,13 @@ def test_atomic_write_replaces_file_without_leftovers(tmp_path):
     assert path.read_bytes() == b"second"
     assert path.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_atomic_dir_output_follows_the_umask_not_mkdtemp_0700(tmp_path):
+    final = tmp_path / "out"
+    with atomic_dir(final) as staging:
+        (staging / "a.txt").write_text("x")
+    mode = final.stat().st_mode & 0o777
+    mask = os.umask(0)
+    os.umask(mask)
+    assert mode == 0o777 & ~mask
