@@ -48,7 +48,7 @@ def with_datetimes(rng) -> pd.DataFrame:
     birth = pd.Timestamp("1994-07-01") - pd.to_timedelta(df["age"] * 365.25 + rng.integers(0, 365, len(df)), unit="D")
     df.insert(1, "birth_date", birth.dt.strftime("%Y-%m-%d"))
     seconds = rng.integers(0, 365 * 86400, len(df))
-    df["interviewed_at"] = (pd.Timestamp("2013-01-01") + pd.to_timedelta(seconds, unit="s")).dt.strftime("%Y-%m-%d %H:%M:%S")
+    df["interviewed_at"] = pd.Series(pd.Timestamp("2013-01-01") + pd.to_timedelta(seconds, unit="s")).dt.strftime("%Y-%m-%d %H:%M:%S")
     df["recorded"] = pd.Timestamp("2014-01-01") + pd.to_timedelta(df["hours-per-week"] * 3 + rng.integers(0, 30, len(df)), unit="D")
     return df
 
