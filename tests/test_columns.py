@@ -410,8 +410,11 @@ def test_detect_kind_on_adult_columns(adult):
 
 
 def test_table_models_numerics_with_few_values_as_discrete(adult):
-    kinds = TableEncoder().fit(adult, np.random.default_rng(0)).kinds
-    assert kinds["education-num"] == "discrete" and kinds["age"] == "numeric"
+    table = TableEncoder().fit(adult, np.random.default_rng(0))
+    encoders = {e.name: e for e in table.encoders_}
+    assert isinstance(encoders["education-num"], DiscreteNumericEncoder)
+    assert isinstance(encoders["age"], NumericEncoder)
+    assert table.kinds["education-num"] == "numeric" and table.kinds["age"] == "numeric"
 
 
 @pytest.mark.parametrize("values, expected", [

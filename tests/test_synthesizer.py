@@ -303,3 +303,14 @@ def test_fit_leaves_the_global_torch_rng_alone(adult):
         Synthesizer(epochs=1, random_state=0, **QUICK).fit(rows)
         draws.append(torch.rand(1).item())
     assert draws[0] != draws[1]
+
+
+def test_column_kinds_are_user_facing_kinds_usable_for_scoring(adult):
+    from synthvae.columns import KINDS
+    from synthvae.evaluate import sdmetrics_metadata
+
+    rows = adult.head(300)
+    synth = Synthesizer(epochs=1, random_state=0, **QUICK).fit(rows)
+    assert synth.column_kinds_["education-num"] == "numeric"
+    assert set(synth.column_kinds_.values()) <= set(KINDS)
+    assert set(sdmetrics_metadata(rows, synth.column_kinds_)["columns"]) == set(rows.columns)

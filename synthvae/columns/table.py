@@ -76,7 +76,8 @@ class TableEncoder:
 
     @property
     def kinds(self) -> dict[str, str]:
-        return {e.name: e.kind for e in self.encoders_}
+        # "discrete" is how a numeric column with few values is modelled, not a user-facing kind.
+        return {e.name: "numeric" if e.kind == "discrete" else e.kind for e in self.encoders_}
 
     def encode(self, df: pd.DataFrame, rng: np.random.Generator | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
