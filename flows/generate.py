@@ -12,34 +12,42 @@ the flow's tasks run again.
 
 from __future__ import annotations
 
-import os
-
-# Before Prefect is imported: it reads its settings from the environment once.
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "synthvae")  # library logs → run logs
-# The temporary server's default 20 s is too tight on a busy 2-core machine.
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# flows.common first: it sets Prefect's environment before Prefect is imported.
+from flows.common import (
+    COMPUTE_TASK,
+    IO_TASK,
+    ROOT,
+    RUNS,
+    fail,
+    fraction,
+    positive_float,
+    positive_int,
+    quiet_expected_errors,
+    table_stem,
+    versions,
+)
 
 import argparse
 import hashlib
 import inspect
 import json
 import logging
-import platform
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
+
+import numpy as np
 
 from synthvae import Synthesizer
+from synthvae.columns import ConditionError, TableEncoder
+from synthvae.conditional import parse_where
 from synthvae.evaluate import score
 from synthvae.io import (
     SUPPORTED_SUFFIXES,
@@ -52,10 +60,8 @@ from synthvae.io import (
 )
 from synthvae.schema import SchemaViolation, infer_schema, load_schema, validate
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INPUT = ROOT / "data" / "adult.csv.gz"
 DEFAULT_SCHEMA = ROOT / "schemas" / "adult.yaml"
-RUNS = ROOT / "runs"
 DRAFT_SCHEMA_NAME = "schema.draft.yaml"
 MIN_TRAIN_ROWS = 10
 LOG_EVERY_EPOCHS = 10
@@ -63,19 +69,6 @@ SCORES_ARTIFACT = "synthvae-scores"
 REPORT_ARTIFACT = "synthvae-report"
 SCORE_KEYS = ("quality", "column_shapes", "column_pair_trends", "columns", "pairs_worst",
               "pairs_counted", "pairs_total")  # fmt: skip
-VERSIONED_PACKAGES = ("synthvae", "torch", "numpy", "pandas", "pandera", "sdmetrics", "prefect")
-
-# Tasks write files into fresh folders, so a cached result would point at a folder that is gone.
-# Only I/O is retried, and only on OSError: an InputError (a ValueError) will not fix itself.
-IO_TASK = {
-    "cache_policy": NO_CACHE,
-    "retries": 2,
-    "retry_delay_seconds": 1,
-    "retry_condition_fn": lambda task, run, state: isinstance(
-        state.result(raise_on_failure=False), OSError
-    ),
-}
-COMPUTE_TASK = {"cache_policy": NO_CACHE}
 
 
 # ---------------------------------------------------------------------------------- tasks
@@ -95,7 +88,7 @@ def load_input(source: Path) -> dict[str, Any]:
 @task(**IO_TASK)
 def draft_schema(source: Path, destination: Path) -> Path:
     """Infer a schema from the table (observed ranges and categories) and save it as YAML."""
-    infer_schema(read_table(source), name=_table_stem(source)).save_yaml(destination)
+    infer_schema(read_table(source), name=table_stem(source)).save_yaml(destination)
     return destination
 
 
@@ -166,24 +159,46 @@ def fit_model(
 
 
 @task(**IO_TASK)
-def sample_rows(model_dir: Path, rows: int, destination: Path, format: str) -> Path:
-    """Load the saved model (so what is shipped is what was sampled from) and write `rows`."""
-    write_table(Synthesizer.load(model_dir).sample(rows), destination, format)
+def sample_rows(
+    model_dir: Path, rows: int, destination: Path, format: str, where: list[str] | None = None
+) -> Path:
+    """Load the saved model (so what is shipped is what was sampled from) and write `rows`,
+    every one meeting the `where` conditions."""
+    synthesizer = Synthesizer.load(model_dir)
+    try:
+        rows_out = synthesizer.sample(rows, conditions=parse_where(where) if where else None)
+    except ConditionError as err:  # e.g. a value only the held-back rows had
+        raise InputError(f"--where: {err}") from None
+    write_table(rows_out, destination, format)
     return destination
 
 
 @task(**COMPUTE_TASK)
 def score_synthetic(
-    train: Path, synthetic: Path, holdout: Path | None, schema: Path, seed: int
+    train: Path,
+    synthetic: Path,
+    holdout: Path | None,
+    schema: Path,
+    seed: int,
+    model_dir: Path,
+    where: list[str] | None = None,
 ) -> dict[str, Any]:
-    """SDMetrics quality against the training rows; DCR and exact copies against the holdout."""
-    return score(
-        read_table(train),
-        read_table(synthetic),
-        read_table(holdout) if holdout is not None else None,
-        kinds=load_schema(schema).kinds(),
-        seed=seed,
-    )
+    """SDMetrics quality against the training rows; DCR and exact copies against the holdout.
+    Conditioned rows are compared with the real rows that meet the same conditions."""
+    real, unseen = read_table(train), read_table(holdout) if holdout is not None else None
+    matching = None
+    if where:
+        encoder = Synthesizer.load(model_dir).encoder_
+        conditions = parse_where(where)
+        real = real[encoder.rows_matching(real, conditions)].reset_index(drop=True)
+        if unseen is not None:
+            unseen = unseen[encoder.rows_matching(unseen, conditions)].reset_index(drop=True)
+        matching = {"train": len(real), "holdout": None if unseen is None else len(unseen)}
+        if len(real) < 2:
+            raise InputError(f"only {len(real)} training rows meet {where}: too few to score")
+    scores = score(real, read_table(synthetic), unseen if unseen is None or len(unseen) else None,
+                   kinds=load_schema(schema).kinds(), seed=seed)
+    return {**scores, "rows_matching_conditions": matching}
 
 
 @task(**IO_TASK)
@@ -220,6 +235,7 @@ def generate(
     epochs: int | None = None,
     max_seconds: float | None = None,
     holdout_fraction: float = 0.2,
+    where: list[str] | None = None,
 ) -> dict[str, Any]:
     """Fit a VAE synthesizer to a table and write `rows` synthetic rows, a report and the model.
 
@@ -259,7 +275,7 @@ def generate(
             fit = fit_model(split["train"], schema, staging / "model", seed, epochs, max_seconds)
         synthetic_name = f"synthetic.{format}"
         with _timed(timings, "sample"):
-            sample_rows(staging / "model", rows, staging / synthetic_name, format)
+            sample_rows(staging / "model", rows, staging / synthetic_name, format, where)
         with _timed(timings, "validate_synthetic"):
             validate_table(staging / synthetic_name, schema, "synthetic sample")
         with _timed(timings, "score"):
@@ -269,6 +285,8 @@ def generate(
                 split["holdout"] if split["holdout_rows"] else None,
                 schema,
                 seed,
+                staging / "model",
+                where,
             )
         timings["total"] = round(time.perf_counter() - started, 2)
         report = {
@@ -282,6 +300,8 @@ def generate(
                 "path": str(output / DRAFT_SCHEMA_NAME if inferred else schema),
                 "inferred": inferred,
             },
+            "conditions": where or [],
+            "rows_matching_conditions": scores["rows_matching_conditions"],
             "holdout_fraction": holdout_fraction,
             "train_rows": split["train_rows"],
             "holdout_rows": split["holdout_rows"],
@@ -290,7 +310,7 @@ def generate(
             "privacy": scores.get("privacy"),
             "rows_scored": scores["rows_scored"],
             "timings": timings,
-            "versions": _versions(),
+            "versions": versions(),
         }
         write_report(report, staging / "report.json")
     publish_artifacts(report)
@@ -299,7 +319,7 @@ def generate(
 
 
 def default_output(input_path: Path) -> Path:
-    return RUNS / _table_stem(input_path)
+    return RUNS / table_stem(input_path)
 
 
 def default_schema(input_path: Path) -> Path | None:
@@ -323,6 +343,10 @@ HELP = {
     "epochs": "maximum training epochs (training stops early when validation loss stalls)",
     "max_seconds": "training time budget in seconds",
     "holdout_fraction": "share of the real rows held back from training to score privacy",
+    "where": (
+        "a condition every synthetic row meets, repeatable: COLUMN=VALUE (income=>50K), "
+        "COLUMN=A|B, COLUMN=LOW..HIGH (age=30..40, open end: age=65..), COLUMN=<null>"
+    ),
 }
 SHOWN_DEFAULTS = {
     "schema_path": (
@@ -332,35 +356,16 @@ SHOWN_DEFAULTS = {
     "output_dir": "runs/<input name without suffix>",
     "epochs": f"the Synthesizer's, {_LIBRARY_EPOCHS or 'set from the table size'}",
     "max_seconds": "no limit",
+    "where": "none",
 }
 
 
-def _checked(parse, ok, words: str):
-    """An argparse type: `parse` the text, then require `ok(value)`, else say `words`."""
-
-    def convert(text: str):
-        try:
-            value = parse(text)
-        except ValueError:
-            value = None
-        if value is None or not ok(value):
-            raise argparse.ArgumentTypeError(f"must be {words}, got {text!r}")
-        return value
-
-    return convert
-
-
-_positive_int = _checked(int, lambda v: v >= 1, "a positive integer")
-_positive_float = _checked(float, lambda v: 0 < v < float("inf"), "a positive number")
-_fraction = _checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
-
-
 TYPES = {
-    "rows": _positive_int,
+    "rows": positive_int,
     "seed": int,
-    "epochs": _positive_int,
-    "max_seconds": _positive_float,
-    "holdout_fraction": _fraction,
+    "epochs": positive_int,
+    "max_seconds": positive_float,
+    "holdout_fraction": fraction,
 }
 
 
@@ -385,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
             choices=WRITE_FORMATS if name == "format" else None,
             metavar=None if name == "format" else flag[2:].upper().replace("-", "_"),
             help=f"{HELP[name]} (default: {shown})",
+            **({"action": "append"} if name == "where" else {}),
         )
     return parser
 
@@ -396,13 +402,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         draft = _check_input(params)
     except InputError as err:  # SchemaViolation included
-        return _fail(err)
-    _quiet_expected_errors()
+        return fail(err)
+    quiet_expected_errors()
     logging.getLogger("synthvae").setLevel(logging.INFO)
     try:
         report = generate(**params)
     except InputError as err:
-        return _fail(err)
+        return fail(err)
     print(summary(report, time.perf_counter() - started, draft))
     return 0
 
@@ -450,7 +456,7 @@ def _check_input(params: dict[str, Any]) -> bool:
     table = read_table(source)
     schema = Path(params["schema_path"]) if params["schema_path"] else default_schema(source)
     if schema is None:
-        infer_schema(table, name=_table_stem(source))  # raises on a column it cannot type
+        infer_schema(table, name=table_stem(source))  # raises on a column it cannot type
     else:
         params["schema_path"] = str(schema)
         try:
@@ -461,6 +467,14 @@ def _check_input(params: dict[str, Any]) -> bool:
             # The table and schema disagree on which columns exist: a one-line input error.
             first, *rest = str(err).splitlines()
             raise InputError(f"{first} {'; '.join(line.strip(' -') for line in rest)}") from None
+    if params["where"]:
+        try:
+            conditions = parse_where(params["where"])
+            kinds = load_schema(schema).kinds() if schema is not None else None
+            encoder = TableEncoder(kinds).fit(table, np.random.default_rng(0))
+            encoder.constrain(conditions)  # unknown columns, unseen values, empty ranges
+        except ConditionError as err:
+            raise InputError(f"--where: {err}") from None
     train_rows = len(table) - _holdout_rows(len(table), params["holdout_fraction"])
     if train_rows < MIN_TRAIN_ROWS:
         raise InputError(
@@ -468,33 +482,6 @@ def _check_input(params: dict[str, Any]) -> bool:
             f"the holdout; need at least {MIN_TRAIN_ROWS}"
         )
     return schema is None
-
-
-def _fail(err: InputError) -> int:
-    """A SchemaViolation's message is already a readable list (exit 1); any other InputError
-    is one line (exit 2)."""
-    print(f"error: {err}", file=sys.stderr)
-    return 1 if isinstance(err, SchemaViolation) else 2
-
-
-class _ExpectedErrorFilter(logging.Filter):
-    """For console handlers: an InputError is the user's to fix, so log its first line, not a
-    traceback. The traceback still reaches the run's logs in the Prefect API."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, InputError):
-            record.msg, record.args = (
-                "failed: %s: %s",
-                (type(error).__name__, str(error).splitlines()[0]),
-            )
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-def _quiet_expected_errors() -> None:
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_ExpectedErrorFilter())
 
 
 # -------------------------------------------------------------------------------- helpers
@@ -509,24 +496,6 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
 
 def _holdout_rows(n_rows: int, fraction: float) -> int:
     return round(n_rows * fraction)
-
-
-def _table_stem(path: Path) -> str:
-    name = path.name
-    for suffix in sorted(SUPPORTED_SUFFIXES, key=len, reverse=True):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
-
-
-def _versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in VERSIONED_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
 
 
 def _score_rows(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 _LOG_2PI = math.log(2 * math.pi)
+GENERATE_BLOCK = 8192  # rows decoded together when sampling
 
 
 @dataclass
@@ -36,6 +37,10 @@ class VAEConfig:
     head_dim: int = 128        # width of the autoregressive output heads
     head_layers: int = 0       # extra residual layers in the heads, shared by every slot
     slot_order: list[int] = field(default_factory=list)  # decoding order; empty: as laid out
+    free_bits: float = 0.0     # nats of KL per row not charged (spread over the dimensions)
+    encoder_dropout: float = 0.0  # share of inputs hidden from the encoder while training
+    value_bins: int = 0        # bins of each continuous value's context embedding; 0: linear only
+    bin_edges: list[list[float]] = field(default_factory=list)  # per continuous slot, value_bins - 1
     dropout: float = 0.0
 
     def to_dict(self) -> dict:
@@ -77,16 +82,37 @@ class AutoregressiveHeads(nn.Module):
     """
 
     def __init__(self, hidden_dim: int, n_continuous: int, cardinalities: list[int], width: int,
-                 slot_order: list[int] | None = None, n_layers: int = 0):
+                 slot_order: list[int] | None = None, n_layers: int = 0, value_bins: int = 0,
+                 bin_edges: list[list[float]] | None = None):
         super().__init__()
         self.cardinalities = list(cardinalities)
         self.n_discrete, self.n_continuous = len(cardinalities), n_continuous
         n_slots = self.n_discrete + n_continuous
         order = torch.tensor(slot_order if slot_order else range(n_slots), dtype=torch.long)
         self.register_buffer("order", order, persistent=False)
-        self.register_buffer("rank", torch.argsort(order), persistent=False)
+        rank = torch.argsort(order)
+        # before[s, r] = 1 when slot r is decoded before slot s: the context is one batched
+        # matmul, which trains several times faster than cumsum over a gathered permutation.
+        self.register_buffer("before", (rank[None, :] < rank[:, None]).float(), persistent=False)
         cards = torch.tensor(self.cardinalities, dtype=torch.long)
         self.register_buffer("offsets", torch.cumsum(cards, 0) - cards, persistent=False)
+        # Each continuous value also gets the embedding of its bin, so later slots can depend
+        # on it non-linearly (a threshold on capital-gain, say), which a linear value
+        # embedding alone cannot. `bin_edges` come from the column's distinct values (so a
+        # spike such as capital-gain's zeros is one bin, and its rare tail gets the others);
+        # without them, bins are equiprobable under N(0, 1), the quantile-normal marginal.
+        self.value_bins = value_bins
+        if bin_edges:
+            edges = torch.tensor(bin_edges, dtype=torch.float32)
+        else:
+            grid = torch.arange(1, max(value_bins, 1)) / max(value_bins, 1)
+            edges = torch.distributions.Normal(0.0, 1.0).icdf(grid).repeat(n_continuous, 1)
+        self.register_buffer("bin_edges", edges.reshape(n_continuous, -1).contiguous(),
+                             persistent=False)
+        self.register_buffer("bin_offsets", torch.arange(n_continuous) * max(value_bins, 1),
+                             persistent=False)
+        self.bin_embedding = nn.Embedding(n_continuous * value_bins, width) \
+            if value_bins > 1 and n_continuous else None
         self.from_hidden = nn.Linear(hidden_dim, width)
         self.norm = nn.LayerNorm(width)
         self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(n_layers))
@@ -107,40 +133,89 @@ class AutoregressiveHeads(nn.Module):
         out = torch.einsum("b...w,...wo->b...o", g, self.continuous_weight[slots]) + self.continuous_bias[slots]
         return out[..., 0], out[..., 1].clamp(-10.0, 4.0)
 
+    def _embed_values(self, values: torch.Tensor, slots: slice | int) -> torch.Tensor:
+        """(B, k) continuous values → (B, k, width) context embeddings (or (B, width) for one)."""
+        out = values[..., None] * self.value_weight[slots] + self.value_bias[slots]
+        if self.bin_embedding is not None:
+            if isinstance(slots, int):
+                bins = torch.searchsorted(self.bin_edges[slots], values.detach().contiguous())
+            else:
+                bins = torch.searchsorted(self.bin_edges[slots], values.detach().T.contiguous()).T
+            out = out + self.bin_embedding(bins + self.bin_offsets[slots])
+        return out
+
     def forward(self, h: torch.Tensor, continuous: torch.Tensor, discrete: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """Teacher forcing: every slot conditioned on the true values of the slots before it."""
         codes = self.code_embedding(discrete + self.offsets)
-        values = continuous[:, :, None] * self.value_weight + self.value_bias
-        embedded = torch.cat([codes, values], dim=1)[:, self.order]
-        context = (torch.cumsum(embedded, dim=1) - embedded)[:, self.rank]  # slots before s only
+        embedded = torch.cat([codes, self._embed_values(continuous, slice(None))], dim=1)
+        context = torch.einsum("sr,brw->bsw", self.before, embedded)  # slots before s only
         g = self._state(self.from_hidden(h)[:, None, :] + context)
-        logits = [head(g[:, j]) for j, head in enumerate(self.discrete_heads)]
+        per_slot = g.unbind(1)  # unbind's backward is one stack, not a zero-fill per slot
+        logits = [head(per_slot[j]) for j, head in enumerate(self.discrete_heads)]
         mean, logvar = self._continuous_params(g[:, self.n_discrete:], slice(None))
         return mean, logvar, logits
 
     @torch.no_grad()
     def sample(self, h: torch.Tensor, generator: torch.Generator | None,
-               temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draws slot by slot; classes by Gumbel-max (an exact softmax sample, never argmax)."""
+               temperature: float = 1.0, constraints: Constraints | None = None,
+               greedy: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Draws slot by slot: classes by Gumbel-max (an exact softmax sample), values from
+        their Gaussians; `greedy` takes each slot's most likely class or its mean instead.
+
+        `constraints` restricts some slots (allowed classes, or a value interval); each such
+        slot is drawn from its distribution renormalised to what is allowed, and the log of
+        the probability mass that was allowed is summed per row into the returned log-weight:
+        weighting rows by it turns these draws into draws conditioned on the constraints
+        (sequential importance sampling).
+        """
         base = self.from_hidden(h)
         context = torch.zeros_like(base)
         codes = torch.zeros(len(h), self.n_discrete, dtype=torch.long)
         values = torch.zeros(len(h), self.n_continuous)
+        log_weight = torch.zeros(len(h))
+        constraints = constraints or Constraints()
         for slot in self.order.tolist():
             g = self._state(base + context)
             if slot < self.n_discrete:
-                logits = self.discrete_heads[slot](g)
-                u = torch.rand(logits.shape, generator=generator).clamp_(1e-10, 1.0)
-                codes[:, slot] = torch.argmax(logits / temperature - torch.log(-torch.log(u)), dim=1)
+                logits = self.discrete_heads[slot](g) / temperature
+                allowed = constraints.classes.get(slot)
+                if allowed is not None:
+                    masked = logits.masked_fill(~allowed, -math.inf)
+                    log_weight += torch.logsumexp(masked, 1) - torch.logsumexp(logits, 1)
+                    logits = masked
+                if not greedy:
+                    u = torch.rand(logits.shape, generator=generator).clamp_(1e-10, 1.0)
+                    logits = logits - torch.log(-torch.log(u))
+                codes[:, slot] = torch.argmax(logits, dim=1)
                 context += self.code_embedding(codes[:, slot] + self.offsets[slot])
             else:
                 k = slot - self.n_discrete
                 mean, logvar = self._continuous_params(g, k)
-                noise = torch.randn(mean.shape, generator=generator)
-                values[:, k] = mean + temperature * noise * torch.exp(0.5 * logvar)
-                context += values[:, k, None] * self.value_weight[k] + self.value_bias[k]
-        return values, codes
+                std = temperature * torch.exp(0.5 * logvar)
+                bounds = constraints.intervals.get(k)
+                if bounds is not None:
+                    a, b = (bounds[0] - mean) / std, (bounds[1] - mean) / std
+                    low, high = torch.special.ndtr(a), torch.special.ndtr(b)
+                    log_weight += torch.log((high - low).clamp_min(1e-30))
+                    u = 0.5 if greedy else torch.rand(mean.shape, generator=generator)
+                    p = (low + u * (high - low)).clamp(1e-12, 1 - 1e-12)
+                    values[:, k] = torch.minimum(torch.maximum(mean + std * torch.special.ndtri(p),
+                                                 mean.new_tensor(bounds[0])), mean.new_tensor(bounds[1]))
+                elif greedy:
+                    values[:, k] = mean
+                else:
+                    values[:, k] = mean + std * torch.randn(mean.shape, generator=generator)
+                context += self._embed_values(values[:, k], k)
+        return values, codes, log_weight
+
+
+@dataclass
+class Constraints:
+    """Allowed values per model slot: `classes[j]` a bool mask over discrete slot j's classes,
+    `intervals[k]` an inclusive (low, high) range for continuous slot k."""
+    classes: dict[int, torch.Tensor] = field(default_factory=dict)
+    intervals: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
 class VAE(nn.Module):
@@ -157,13 +232,22 @@ class VAE(nn.Module):
         self.to_logvar = nn.Linear(cfg.hidden_dim, cfg.latent_dim)
         self.decoder = MLP(cfg.latent_dim, cfg)
         self.heads = AutoregressiveHeads(cfg.hidden_dim, cfg.n_continuous, cfg.cardinalities,
-                                         cfg.head_dim, cfg.slot_order, cfg.head_layers)
+                                         cfg.head_dim, cfg.slot_order, cfg.head_layers,
+                                         cfg.value_bins, cfg.bin_edges)
 
-    def encode(self, continuous: torch.Tensor, discrete: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, continuous: torch.Tensor, discrete: torch.Tensor,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, n_continuous), (B, n_discrete) → latent mean and log-variance, each (B, latent)."""
-        embedded = self.embedding(discrete + self.offsets).flatten(1)
-        h = self.encoder(torch.cat([continuous, embedded], dim=1))
+        embedded = self.embedding(discrete + self.offsets)
+        if self.training and self.cfg.encoder_dropout > 0:
+            # Hiding some inputs from the encoder makes the decoder's heads learn each column
+            # from the other columns too, instead of copying it out of z.
+            p = self.cfg.encoder_dropout
+            keep_d = torch.rand(discrete.shape, generator=generator) >= p
+            keep_c = torch.rand(continuous.shape, generator=generator) >= p
+            embedded = embedded * keep_d[..., None]
+            continuous = continuous * keep_c
+        h = self.encoder(torch.cat([continuous, embedded.flatten(1)], dim=1))
         return self.to_mean(h), self.to_logvar(h).clamp(-12.0, 8.0)
 
     def decode(self, z: torch.Tensor, continuous: torch.Tensor, discrete: torch.Tensor
@@ -191,15 +275,27 @@ class VAE(nn.Module):
 
     def forward(self, continuous: torch.Tensor, discrete: torch.Tensor, beta: float = 1.0,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        mean, logvar = self.encode(continuous, discrete)
+        mean, logvar = self.encode(continuous, discrete, generator)
         z = self.reparameterize(mean, logvar, generator)
         nll = self.reconstruction_nll(continuous, discrete, z).sum(1)
-        kl = 0.5 * (mean ** 2 + logvar.exp() - 1.0 - logvar).sum(1)
-        return {"loss": (nll + beta * kl).mean(), "nll": nll.mean(), "kl": kl.mean(),
+        kl_dims = 0.5 * (mean ** 2 + logvar.exp() - 1.0 - logvar)
+        kl = kl_dims.sum(1)
+        # Free bits (Kingma et al. 2016): each latent dimension's first free_bits / latent_dim
+        # nats are not charged, so an autoregressive decoder cannot win by ignoring z.
+        floor = self.cfg.free_bits / self.cfg.latent_dim
+        charged = kl_dims.mean(0).clamp_min(floor).sum() if floor > 0 else kl.mean()
+        return {"loss": nll.mean() + beta * charged, "nll": nll.mean(), "kl": kl.mean(),
                 "elbo": -(nll + kl)}
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, generator: torch.Generator | None = None,
-                 temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decode latents into sampled values: (B, n_continuous) floats, (B, n_discrete) codes."""
-        return self.heads.sample(self.decoder(z), generator, temperature)
+                 temperature: float = 1.0, constraints: Constraints | None = None,
+                 greedy: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decode latents into drawn values: (B, n_continuous) floats, (B, n_discrete) codes,
+        and (B,) log-weights of the constraints (zeros without any); see `heads.sample`."""
+        # Slot-by-slot decoding is memory-bound; blocks that stay in cache run ~2x faster.
+        parts = [self.heads.sample(self.decoder(block), generator, temperature, constraints, greedy)
+                 for block in z.split(GENERATE_BLOCK)]
+        if not parts:
+            return self.heads.sample(self.decoder(z), generator, temperature, constraints, greedy)
+        return tuple(torch.cat(p) for p in zip(*parts))

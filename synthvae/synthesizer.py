@@ -21,9 +21,12 @@ from safetensors.numpy import save_file as save_arrays
 from safetensors.torch import load_file as load_tensors
 from safetensors.torch import save_file as save_tensors
 
-from .columns import TableEncoder
-from .model import VAE, VAEConfig
+from .anomaly import LATENT_COLUMN, score_rows
+from .columns import ConditionError, TableEncoder
+from .conditional import as_constraints, draw_conditioned
+from .model import VAE, Constraints, VAEConfig
 from .prior import GaussianMixturePrior
+from .schema import SchemaViolation
 from .train import EpochStats, TrainConfig, train
 
 log = logging.getLogger("synthvae")
@@ -47,7 +50,7 @@ class Synthesizer:
 
     def __init__(self, *, epochs: int | None = None, batch_size: int = 1024, latent_dim: int = 32,
                  hidden_dim: int = 128, n_blocks: int = 2, head_dim: int = 128,
-                 head_layers: int = 0, beta: float = 1.0,
+                 head_layers: int = 0, value_bins: int = 0, beta: float = 1.0,
                  learning_rate: float = 3e-3, patience: int = 20,
                  validation_fraction: float = 0.1, max_seconds: float | None = None,
                  prior_components: int = 20, column_kinds: dict[str, str] | None = None,
@@ -59,6 +62,7 @@ class Synthesizer:
         self.n_blocks = n_blocks
         self.head_dim = head_dim
         self.head_layers = head_layers
+        self.value_bins = value_bins
         self.beta = beta
         self.learning_rate = learning_rate
         self.patience = patience
@@ -93,7 +97,8 @@ class Synthesizer:
             n_continuous=self.encoder_.n_continuous, cardinalities=self.encoder_.cardinalities,
             latent_dim=self.latent_dim, hidden_dim=self.hidden_dim, n_blocks=self.n_blocks,
             head_dim=self.head_dim, head_layers=self.head_layers,
-            slot_order=self.encoder_.slot_order)
+            slot_order=self.encoder_.slot_order, value_bins=self.value_bins,
+            bin_edges=self.encoder_.bin_edges(self.value_bins) if self.value_bins > 1 else [])
         batch_size = min(self.batch_size, max(16, len(fit_rows) // 4))
         self.train_config_ = TrainConfig(
             epochs=self.epochs or _auto_epochs(len(fit_rows), batch_size), batch_size=batch_size,
@@ -131,37 +136,196 @@ class Synthesizer:
         return np.concatenate(parts)
 
     # ----------------------------------------------------------------- sampling
-    def sample(self, n: int, random_state: int | None = None) -> pd.DataFrame:
+    def sample(self, n: int, random_state: int | None = None,
+               conditions: dict[str, Any] | None = None) -> pd.DataFrame:
         """`n` new rows with the fitted table's columns, order and dtypes.
 
         With `random_state` the rows depend on it alone; without, successive calls give new
         rows, in a sequence fixed by the synthesizer's own `random_state`.
+
+        `conditions` maps columns to what every row must hold: a value (`"income": ">50K"`),
+        a list of values (any of them), a `(low, high)` range for numbers and dates (`None`
+        for an open end), or `None` for null. A condition the model cannot meet (a column or
+        value never seen, a range outside the observed one) raises `ConditionError`.
         """
         self._check_fitted()
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        constraint = None
+        if conditions:
+            if not isinstance(conditions, dict):
+                raise ConditionError(f"conditions must be a dict of column: value, got "
+                                     f"{type(conditions).__name__}")
+            classes, intervals, per_column = self.encoder_.constrain(conditions)
+            constraint = (as_constraints(classes, intervals), per_column)
         if random_state is None:
             seed = np.random.SeedSequence([self._sample_seed, self._draws])
             self._draws += 1
         else:
             seed = np.random.SeedSequence(random_state)
-        chunks = [self._sample_chunk(min(SAMPLE_CHUNK, n - start), child)
+        chunks = [self._sample_chunk(min(SAMPLE_CHUNK, n - start), child, constraint)
                   for start, child in zip(range(0, n, SAMPLE_CHUNK),
                                           seed.spawn(max(1, -(-n // SAMPLE_CHUNK))))]
         if not chunks:
-            return self._sample_chunk(0, seed)
+            return self._sample_chunk(0, seed, constraint)
         if len(chunks) == 1:
             return chunks[0]
         rows = pd.concat(chunks, ignore_index=True)
         return self.encoder_.make_ids_unique(rows, np.random.default_rng(seed.spawn(1)[0]))
 
     @torch.no_grad()
-    def _sample_chunk(self, n: int, seed: np.random.SeedSequence) -> pd.DataFrame:
+    def _sample_chunk(self, n: int, seed: np.random.SeedSequence,
+                      constraint: tuple[Constraints, dict] | None = None) -> pd.DataFrame:
         rng = np.random.default_rng(seed)
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        z = torch.from_numpy(self.prior_.sample(n, rng))
-        continuous, discrete = self.model_.generate(z, generator)
+        if constraint is None:
+            z = torch.from_numpy(self.prior_.sample(n, rng))
+            continuous, discrete, _ = self.model_.generate(z, generator)
+            return self.encoder_.decode(continuous.numpy(), discrete.numpy(), rng)
+        constraints, per_column = constraint
+        continuous, discrete, self.last_pool_ = draw_conditioned(
+            self.model_, self.prior_, n, constraints, rng, generator)
+        rows = self.encoder_.decode(continuous, discrete, rng)
+        for name, c in per_column.items():
+            if c.enforce is not None:
+                rows[name] = c.enforce(rows[name], rng)
+        return rows
+
+    # ------------------------------------------------------------ latent space
+    def encode(self, df: pd.DataFrame, return_variance: bool = False
+               ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+        """Each row's posterior q(z|x): its latent mean (columns z0, z1, ...), and with
+        `return_variance` also its variances, as a second frame. Rows keep their index."""
+        self._check_fitted()
+        self._check_rows(df, "encode", validate=True)
+        continuous, discrete = self.encoder_.encode(df)
+        means, variances = [], []
+        with torch.no_grad():
+            for i in range(0, len(df), SAMPLE_CHUNK):
+                mean, logvar = self.model_.encode(torch.from_numpy(continuous[i:i + SAMPLE_CHUNK]),
+                                                  torch.from_numpy(discrete[i:i + SAMPLE_CHUNK]))
+                means.append(mean.numpy()); variances.append(logvar.exp().numpy())
+        names = [f"z{i}" for i in range(self.latent_dim)]
+        empty = np.zeros((0, self.latent_dim), np.float32)
+        mean_df = pd.DataFrame(np.concatenate(means) if means else empty, index=df.index, columns=names)
+        if not return_variance:
+            return mean_df
+        return mean_df, pd.DataFrame(np.concatenate(variances) if variances else empty,
+                                     index=df.index, columns=names)
+
+    def decode(self, z: pd.DataFrame | np.ndarray, sample: bool = False,
+               random_state: int | None = None) -> pd.DataFrame:
+        """Rows for latent points `z` (n, latent_dim): each column's most likely value given
+        the latent and the columns before it, or with `sample=True` a random draw."""
+        self._check_fitted()
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must have shape (n, {self.latent_dim}), got {z.shape}")
+        if not np.isfinite(z).all():
+            raise ValueError("z holds NaN or infinite values")
+        rng = np.random.default_rng(random_state)
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        continuous, discrete, _ = self.model_.generate(torch.from_numpy(z), generator,
+                                                       greedy=not sample)
         return self.encoder_.decode(continuous.numpy(), discrete.numpy(), rng)
+
+    def interpolate(self, row_a: pd.DataFrame | pd.Series | dict, row_b: pd.DataFrame | pd.Series | dict,
+                    steps: int = 10) -> pd.DataFrame:
+        """`steps` rows along the straight latent path from row_a's posterior mean to row_b's
+        (both ends included), each decoded to its most likely values."""
+        if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 2:
+            raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
+        ends = pd.concat([_one_row(row_a, "row_a"), _one_row(row_b, "row_b")], ignore_index=True)
+        z = self.encode(ends).to_numpy()
+        t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+        return self.decode((1 - t) * z[0] + t * z[1])
+
+    def augment(self, df: pd.DataFrame, target: str, balance: bool | dict[Any, float] = True,
+                n: int | None = None, random_state: int | None = None) -> pd.DataFrame:
+        """`df` with synthetic rows appended, drawn per class of `target`.
+
+        `balance=True` tops every class up to the largest one's count (or, with `n`, adds `n`
+        rows that bring the classes as close to equal as they can); a dict of class shares
+        (`{"<=50K": 0.5, ">50K": 0.5}`) adds rows so the result has those shares (with `n`,
+        adds exactly `n`, split to approach them); `balance=False` adds `n` rows drawn with
+        the model's own class frequencies.
+        """
+        self._check_fitted()
+        self._check_rows(df, "augment", validate=True)
+        if target not in df.columns:
+            raise ValueError(f"target {target!r} is not a column; columns: {list(df.columns)}")
+        if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0):
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        counts = df[target].value_counts(dropna=False)
+        plan = _augment_plan(counts, balance, n, target)
+        seeds = np.random.SeedSequence(random_state if random_state is not None
+                                       else [self._sample_seed, self._draws, 1])
+        self._draws += random_state is None
+        parts = [df]
+        for (label, k), seed in zip(plan.items(), seeds.spawn(max(1, len(plan)))):
+            if k > 0:
+                cond = None if label is _ANY else {target: None if _is_na(label) else label}
+                parts.append(self.sample(int(k), random_state=int(seed.generate_state(1)[0]),
+                                         conditions=cond))
+        return pd.concat(parts, ignore_index=True)
+
+    # ------------------------------------------------------------ anomalies
+    def anomaly_score(self, df: pd.DataFrame, validate: bool = True, n_draws: int = 16,
+                      random_state: int | None = 0) -> pd.Series:
+        """How unlikely each row is under the model: -log p(x) in nats (higher = more unusual).
+
+        With `validate=True`, rows with values the training rows never had (a category never
+        seen, a number outside the observed range) raise a SchemaViolation naming them; with
+        `validate=False` they are scored, and such values add to the score (further out of
+        range scores higher)."""
+        return self._score(df, validate, n_draws, random_state)[0]
+
+    def explain_anomaly(self, df: pd.DataFrame, validate: bool = True, n_draws: int = 16,
+                        random_state: int | None = 0) -> pd.DataFrame:
+        """Per row and column, the nats each column adds to `anomaly_score` (its negative
+        log-likelihood given the latent and the columns before it, plus any out-of-range
+        surprise), and "(latent)" for the rest; each row sums to its score."""
+        return self._score(df, validate, n_draws, random_state)[1]
+
+    def _score(self, df: pd.DataFrame, validate: bool, n_draws: int, random_state: int | None
+               ) -> tuple[pd.Series, pd.DataFrame]:
+        self._check_fitted()
+        if not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
+            raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}")
+        surprise = self._check_rows(df, "anomaly_score", validate)
+        continuous, discrete = self.encoder_.encode(df, lenient=not validate)
+        generator = torch.Generator().manual_seed(
+            int(np.random.default_rng(random_state).integers(2**62)))
+        score, per_slot = score_rows(self.model_, continuous, discrete, n_draws, generator)
+        columns = self.encoder_.columns_per_slot()
+        parts = pd.DataFrame(0.0, index=df.index, columns=list(self.encoder_.columns_))
+        for slot, name in enumerate(columns):
+            parts[name] += per_slot[:, slot]
+        for name, nats in surprise.items():
+            parts[name] += nats
+        total = score + sum(surprise.values(), np.zeros(len(df)))
+        parts[LATENT_COLUMN] = total - parts.sum(axis=1).to_numpy()
+        return pd.Series(total, index=df.index, name="anomaly_score"), parts
+
+    def _check_rows(self, df: pd.DataFrame, what: str, validate: bool) -> dict[str, np.ndarray]:
+        """Raises on wrong columns, and with `validate` on values outside the training
+        support; returns the extra surprise (nats) per column of such values."""
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"{what} expects a pandas DataFrame, got {type(df).__name__}")
+        self.encoder_.check_columns(df, f"rows given to {what}")
+        found = self.encoder_.out_of_support(df)
+        if validate and found:
+            problems = [{"column": name, "rule": p.rule, "count": int(p.rows.sum()),
+                         "examples": [{"row": _plain(i), "value": _plain(v)} for i, v in
+                                      df[name][p.rows].head(5).items()]}
+                        for name, ps in found.items() for p in ps]
+            lines = [f"  - {p['column']}: {p['rule']} ({p['count']} rows): "
+                     + ", ".join(f"{e['value']!r} at row {e['row']}" for e in p["examples"])
+                     for p in problems]
+            raise SchemaViolation(f"rows given to {what} break the fitted table's schema:\n"
+                                  + "\n".join(lines) + "\nFix them, or pass validate=False "
+                                  "to score such values as anomalies.", problems)
+        return {name: sum((p.nats for p in ps), np.zeros(len(df))) for name, ps in found.items()}
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
@@ -235,7 +399,7 @@ def _auto_epochs(n_rows: int, batch_size: int) -> int:
 
 
 _PARAMS = ("epochs", "batch_size", "latent_dim", "hidden_dim", "n_blocks", "head_dim",
-           "head_layers", "beta",
+           "head_layers", "value_bins", "beta",
            "learning_rate", "patience", "validation_fraction", "max_seconds",
            "prior_components", "column_kinds", "random_state", "verbose")
 
@@ -248,6 +412,75 @@ def _check_table(df: pd.DataFrame) -> None:
     duplicated = df.columns[df.columns.duplicated()].tolist()
     if duplicated:
         raise ValueError(f"column names must be unique; repeated: {duplicated}")
+
+
+_ANY = object()  # augment's plan key for rows drawn without a class condition
+
+
+def _augment_plan(counts: pd.Series, balance: bool | dict[Any, float], n: int | None,
+                  target: str) -> dict[Any, int]:
+    """Synthetic rows to add per class of the target."""
+    if balance is False:
+        if n is None:
+            raise ValueError("augment with balance=False needs n, the rows to add")
+        return {_ANY: n}
+    if balance is True:
+        shares = {label: 1.0 / len(counts) for label in counts.index}
+    elif isinstance(balance, dict):
+        by_text = {str(label): label for label in counts.index}  # "1" names class 1, too
+        balance = {k if k in counts.index else by_text.get(str(k), k): v for k, v in balance.items()}
+        unknown = [k for k in balance if k not in counts.index]
+        if unknown:
+            raise ConditionError(f"balance names classes of {target!r} not in the rows: "
+                                 f"{unknown}; classes: {counts.index.tolist()}")
+        if any(not isinstance(v, (int, float)) or v < 0 for v in balance.values()) \
+                or sum(balance.values()) <= 0:
+            raise ValueError(f"balance shares must be non-negative numbers with a positive "
+                             f"sum, got {balance}")
+        total = sum(balance.values())
+        shares = {label: balance.get(label, 0.0) / total for label in counts.index}
+    else:
+        raise ValueError(f"balance must be True, False or a dict of class shares, got {balance!r}")
+    have = counts.to_dict()
+    if n is None:
+        # The smallest final table with these shares that keeps every real row.
+        size = max(have[label] / share for label, share in shares.items() if share > 0)
+        size = max(size, sum(have[label] for label, share in shares.items() if share > 0))
+        return {label: max(0, int(round(size * share)) - have[label]) for label, share in shares.items()}
+    # n rows to add: fill the classes furthest below their share first (water-filling).
+    final = sum(have.values()) + n
+    gap = {label: max(0.0, final * share - have[label]) for label, share in shares.items()}
+    total_gap = sum(gap.values())
+    if total_gap == 0:
+        gap, total_gap = dict(shares), 1.0
+    raw = {label: n * g / total_gap for label, g in gap.items()}
+    plan = {label: int(np.floor(v)) for label, v in raw.items()}
+    for label in sorted(raw, key=lambda k: raw[k] - plan[k], reverse=True)[:n - sum(plan.values())]:
+        plan[label] += 1
+    return plan
+
+
+def _one_row(row: pd.DataFrame | pd.Series | dict, name: str) -> pd.DataFrame:
+    if isinstance(row, pd.DataFrame):
+        if len(row) != 1:
+            raise ValueError(f"{name} must be one row, got {len(row)}")
+        return row
+    if isinstance(row, pd.Series):
+        return row.to_frame().T.infer_objects()
+    if isinstance(row, dict):
+        return pd.DataFrame([row])
+    raise TypeError(f"{name} must be a one-row DataFrame, a Series or a dict, got {type(row).__name__}")
+
+
+def _is_na(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _json_default(v: Any) -> Any:

@@ -122,6 +122,39 @@ def test_input_without_schema_writes_a_draft_schema(run_cli, sample_csv, tmp_pat
     assert json.loads((output / "report.json").read_text())["schema"]["inferred"] is True
 
 
+def test_where_conditions_hold_on_every_row_and_scores_use_matching_real_rows(
+    run_cli, sample_csv, adult_sample, tmp_path
+):
+    output = tmp_path / "rich"
+    result = run_cli(
+        "flows.generate", "--input", sample_csv, "--schema", ADULT_SCHEMA, "--output", output,
+        "--where", "income=>50K", "--where", "age=30..45", *QUICK,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = read_table(output / "synthetic.parquet")
+    assert len(rows) == 300
+    assert (rows["income"] == ">50K").all() and rows["age"].between(30, 45).all()
+    report = json.loads((output / "report.json").read_text())
+    assert report["conditions"] == ["income=>50K", "age=30..45"]
+    real = adult_sample[(adult_sample["income"] == ">50K") & adult_sample["age"].between(30, 45)]
+    # the scored training rows are the matching ones (about 80% of them are in training)
+    assert 0.6 * len(real) < report["rows_matching_conditions"]["train"] <= len(real)
+
+
+@pytest.mark.parametrize("where, words", [
+    ("sex=Banana", "'Banana' never appears"),
+    ("colour=red", "columns not in the table: ['colour']"),
+    ("age=90..20", "empty range"),
+    ("income", "not COLUMN=VALUE"),
+])
+def test_impossible_where_is_a_one_line_error_before_training(run_cli, sample_csv, where, words):
+    result = run_cli("flows.generate", "--input", sample_csv, "--schema", ADULT_SCHEMA,
+                     "--where", where)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --where: ") and words in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_failure_inside_the_flow_leaves_existing_output_untouched(run_cli, tmp_path):
     # 200 distinct codes cannot fill 300 synthetic rows uniquely: the synthetic rows fail
     # the schema after fit and sample have written into the staging folder.

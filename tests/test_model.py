@@ -74,7 +74,7 @@ def test_model_works_with_only_discrete_columns():
     model = make_model(table)
     out = model(continuous, discrete, generator=torch.Generator().manual_seed(0))
     assert torch.isfinite(out["loss"])
-    sampled_cont, sampled_disc = model.generate(torch.zeros(5, LATENT))
+    sampled_cont, sampled_disc, _ = model.generate(torch.zeros(5, LATENT))
     assert sampled_cont.shape == (5, 0) and sampled_disc.shape == (5, adult.shape[1])
 
 
@@ -95,7 +95,7 @@ def test_generate_samples_classes_instead_of_taking_the_argmax(batch):
     table, _, _ = batch
     model = make_model(table).eval()  # untrained: every column's classes near-uniform
     z = torch.zeros(1, LATENT).repeat(2000, 1)  # one fixed latent, drawn from 2000 times
-    continuous, discrete = model.generate(z, torch.Generator().manual_seed(0))
+    continuous, discrete, _ = model.generate(z, torch.Generator().manual_seed(0))
     assert discrete.shape == (2000, len(table.cardinalities))
     # argmax would give one value per column for a fixed z; sampling varies every column
     for j in range(len(table.cardinalities)):

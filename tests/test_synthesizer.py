@@ -314,3 +314,83 @@ def test_column_kinds_are_user_facing_kinds_usable_for_scoring(adult):
     assert synth.column_kinds_["education-num"] == "numeric"
     assert set(synth.column_kinds_.values()) <= set(KINDS)
     assert set(sdmetrics_metadata(rows, synth.column_kinds_)["columns"]) == set(rows.columns)
+
+
+# ------------------------------------------------------------------ the latent space
+def test_encode_gives_each_row_a_latent_mean_and_positive_variance(adult, fitted):
+    rows = adult.head(50).set_axis(range(500, 550))
+    means, variances = fitted.encode(rows, return_variance=True)
+    assert means.shape == (50, QUICK["latent_dim"]) and list(means.index) == list(rows.index)
+    assert (variances.to_numpy() > 0).all()
+    pd.testing.assert_frame_equal(fitted.encode(rows), means)  # deterministic
+
+
+def test_similar_rows_land_closer_in_latent_space_than_dissimilar_ones(adult, fitted):
+    base = adult.head(200).reset_index(drop=True)
+    nudged = base.assign(**{"hours-per-week": base["hours-per-week"].clip(upper=98) + 1})
+    other = base.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    z, z_near, z_far = (fitted.encode(df).to_numpy() for df in (base, nudged, other))
+    near = np.linalg.norm(z - z_near, axis=1)
+    far = np.linalg.norm(z - z_far, axis=1)
+    assert np.median(near) < 0.5 * np.median(far)
+
+
+def test_decode_is_deterministic_unless_asked_to_sample(adult, fitted):
+    z = fitted.encode(adult.head(100))
+    first, again = fitted.decode(z), fitted.decode(z.to_numpy())
+    pd.testing.assert_frame_equal(first, again)
+    assert list(first.columns) == list(adult.columns)
+    assert (first.dtypes == adult.dtypes).all()
+    drawn = [fitted.decode(z, sample=True, random_state=s) for s in (0, 1)]
+    assert not drawn[0].equals(drawn[1])
+    with pytest.raises(ValueError, match="shape"):
+        fitted.decode(np.zeros((3, QUICK["latent_dim"] + 1)))
+
+
+def test_interpolation_rows_pass_the_schema_and_start_and_end_near_the_rows(adult, fitted):
+    from synthvae.schema import infer_schema, validate
+    schema = infer_schema(adult, name="adult")
+    a, b = adult.iloc[3], adult.iloc[7]
+    path = fitted.interpolate(a, b, steps=8)
+    assert len(path) == 8 and list(path.columns) == list(adult.columns)
+    validate(path, schema, what="interpolated rows")
+    recon = fitted.decode(fitted.encode(adult.head(300)))
+    same = (recon.astype(str).values == adult.head(300).astype(str).values).mean()
+    assert same > 0.5  # an endpoint decodes to mostly its own values
+    z = fitted.encode(pd.concat([adult.iloc[[3]], adult.iloc[[7]]])).to_numpy()
+    path_z = fitted.encode(path).to_numpy()
+    assert np.linalg.norm(path_z[0] - z[0]) < np.linalg.norm(path_z[0] - z[1])
+    assert np.linalg.norm(path_z[-1] - z[1]) < np.linalg.norm(path_z[-1] - z[0])
+
+
+def test_interpolation_rejects_rows_of_another_schema(adult, fitted):
+    with pytest.raises(ValueError, match="missing \\['income'\\]"):
+        fitted.interpolate(adult.iloc[0].drop("income"), adult.iloc[1])
+    with pytest.raises(ValueError, match="steps"):
+        fitted.interpolate(adult.iloc[0], adult.iloc[1], steps=1)
+
+
+def test_augment_balances_the_target_and_keeps_the_real_rows_first(adult, fitted):
+    rows = adult.head(400)
+    counts = rows["income"].value_counts()
+    out = fitted.augment(rows, target="income", random_state=0)
+    pd.testing.assert_frame_equal(out.head(400), rows.reset_index(drop=True))
+    assert (out["income"].value_counts() == counts.max()).all()
+    shared = fitted.augment(rows, "income", balance={"<=50K": 0.5, ">50K": 0.5}, n=100,
+                            random_state=0)
+    assert len(shared) == 500
+    added = shared.iloc[400:]["income"].value_counts()
+    assert added.get(">50K", 0) == 100  # every added row goes to the class below its share
+    mixed = fitted.augment(rows, "income", balance=False, n=300, random_state=0)
+    assert len(mixed) == 700 and mixed.iloc[400:]["income"].nunique() == 2
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"target": "nope"}, "not a column"),
+    ({"target": "income", "balance": {"rich": 1.0}}, "not in the rows"),
+    ({"target": "income", "balance": {">50K": -1}}, "non-negative"),
+    ({"target": "income", "balance": False}, "needs n"),
+])
+def test_augment_rejects_bad_requests(adult, fitted, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        fitted.augment(adult.head(100), **kwargs)

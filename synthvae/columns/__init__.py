@@ -1,5 +1,5 @@
 """Reversible per-column encoders, one small class per column kind, and the table encoder."""
-from .base import KINDS, ColumnEncoder, Encoded, UnsupportedColumnError
+from .base import KINDS, ColumnEncoder, ConditionError, Constraint, Encoded, UnsupportedColumnError
 from .categorical import BooleanEncoder, CategoricalEncoder, DiscreteNumericEncoder
 from .constant import ConstantEncoder
 from .datetime import DatetimeEncoder
@@ -9,6 +9,6 @@ from .numeric import NumericEncoder
 from .table import TableEncoder
 from .text import TextEncoder
 
-__all__ = ["KINDS", "BooleanEncoder", "CategoricalEncoder", "ColumnEncoder", "ConstantEncoder",
+__all__ = ["KINDS", "BooleanEncoder", "CategoricalEncoder", "ColumnEncoder", "ConditionError", "ConstantEncoder", "Constraint",
            "DatetimeEncoder", "DiscreteNumericEncoder", "Encoded", "IdEncoder", "NumericEncoder",
            "TableEncoder", "TextEncoder", "UnsupportedColumnError", "detect_kind"]

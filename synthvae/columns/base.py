@@ -8,7 +8,7 @@ columns with thousands of levels: the model one-hots or embeds them a batch at a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,41 @@ KINDS = ("numeric", "categorical", "boolean", "datetime", "id", "text", "constan
 
 class UnsupportedColumnError(ValueError):
     """A column whose values the model cannot learn (nested objects, mixed types...)."""
+
+
+class ConditionError(ValueError):
+    """A condition the model cannot meet: an unknown column, a value never seen, a range
+    outside the observed one, or a column kind that cannot be conditioned on."""
+
+
+@dataclass
+class Constraint:
+    """What one column's condition allows, in the column's own model outputs:
+    `classes[j]` a bool mask over its discrete output j, `intervals[k]` an inclusive
+    (low, high) range of its continuous output k. `enforce(series, rng)` fixes the rare
+    decoded value that rounding or a shared "rare" class carried outside the condition."""
+
+    classes: dict[int, np.ndarray] = field(default_factory=dict)
+    intervals: dict[int, tuple[float, float]] = field(default_factory=dict)
+    enforce: Callable[[pd.Series, np.random.Generator], pd.Series] | None = None
+    matches: Callable[[pd.Series], np.ndarray] | None = None  # which real values meet it
+
+
+# Extra surprise, in nats, of a value the training rows never had (an unseen category, a
+# number beyond the observed range, a null where there were none). Such a value breaks the
+# table's schema, so it is made to outrank any row whose values were all seen (typical rows
+# score 10-40 nats on Adult): a ranking choice, not a probability.
+UNSEEN_NATS = 100.0
+
+
+@dataclass
+class OutOfSupport:
+    """Rows of one column that break what the training rows showed: `rule` in words, the
+    offending rows' mask, and how surprising each is (nats) when they are scored anyway."""
+
+    rule: str
+    rows: np.ndarray
+    nats: np.ndarray
 
 
 @dataclass
@@ -68,6 +103,16 @@ class ColumnEncoder:
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         pass
+
+    def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
+        """Values outside what the training rows showed; none by default (ids, free text)."""
+        return []
+
+    def constrain(self, value: Any) -> Constraint:
+        """The model outputs that `value` allows: a value, a list of values, a (low, high)
+        range, or None for null; see each kind's override."""
+        raise ConditionError(f"column {self.name!r} is a {self.kind} column, which cannot be "
+                             f"conditioned on")
 
     def empty(self, n: int) -> Encoded:
         return Encoded(np.zeros((n, self.n_continuous), np.float32),

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .base import ColumnEncoder, Encoded, as_series, to_json_value
+from .base import (UNSEEN_NATS, ColumnEncoder, ConditionError, Constraint, Encoded,
+                   OutOfSupport, as_series, to_json_value)
+from .numeric import parse_bounds
 
 MAX_LEVELS = 500
 
@@ -73,6 +75,87 @@ class CategoricalEncoder(ColumnEncoder):
             return pd.Series(pd.Categorical(np.where(nulls, None, values), self.categories_,
                                             self.ordered_), name=self.name)
         return as_series(values, self.dtype, self.name, nulls)
+
+    def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
+        keys = s.astype(object).where(s.notna(), _NULL)
+        seen = pd.Index([_null_token(v) for v in self.levels_ + self.rare_levels_])
+        unseen = (seen.get_indexer(keys) < 0)
+        if not unseen.any():
+            return []
+        null = s.isna().to_numpy()
+        found = []
+        if (unseen & null).any():
+            found.append(OutOfSupport("is never null in the training rows", unseen & null,
+                                      np.where(unseen & null, UNSEEN_NATS, 0.0)))
+        if (unseen & ~null).any():
+            found.append(OutOfSupport(f"must be one of the training values ({self._seen(8)})",
+                                      unseen & ~null, np.where(unseen & ~null, UNSEEN_NATS, 0.0)))
+        return found
+
+    def constrain(self, value: Any) -> Constraint:
+        """A value, a list of values (any of them), or None for null; for discrete numeric
+        columns also a (low, high) range. Strings match values by their text, so
+        command-line conditions such as "13" or "true" work."""
+        if isinstance(value, tuple):
+            if self.kind != "discrete":
+                raise ConditionError(f"column {self.name!r}: a (low, high) range needs a "
+                                     f"numeric column; {self.name!r} is {self.kind}")
+            low, high = parse_bounds(self.name, value)
+            wanted = [v for v in self.levels_ + self.rare_levels_
+                      if v is not None and low <= float(v) <= high]
+            if not wanted:
+                raise ConditionError(f"column {self.name!r}: no value seen in the training rows "
+                                     f"lies in {value!r}; seen: {self._seen()}")
+        else:
+            raw = list(value) if isinstance(value, (list, set, frozenset)) else [value]
+            if not raw:
+                raise ConditionError(f"column {self.name!r}: an empty list allows no value")
+            wanted = [self._match(v) for v in raw]
+        keys = {_null_token(v) for v in wanted}
+
+        def matches(series: pd.Series) -> np.ndarray:
+            return series.astype(object).where(series.notna(), _NULL).isin(keys).to_numpy()
+        mask = np.zeros(self.cardinalities[0], bool)
+        index = {_null_token(v): i for i, v in enumerate(self.levels_)}
+        rare = [v for v in wanted if _null_token(v) not in index]
+        for v in wanted:
+            mask[index.get(_null_token(v), len(self.levels_))] = True
+        if not rare:
+            return Constraint(classes={0: mask}, matches=matches)
+        # The shared rare class decodes to any rare level; redraw those outside the condition.
+        probs = np.array([self.rare_probs_[self.rare_levels_.index(v)] for v in rare])
+
+        def enforce(series: pd.Series, rng: np.random.Generator) -> pd.Series:
+            bad = ~matches(series)
+            if bad.any():
+                series = series.copy()
+                picks = rng.choice(len(rare), int(bad.sum()), p=probs / probs.sum())
+                series[bad] = np.array(rare, dtype=object)[picks]
+            return series
+        return Constraint(classes={0: mask}, enforce=enforce, matches=matches)
+
+    def _match(self, value: Any) -> Any:
+        seen = self.levels_ + self.rare_levels_
+        if value is None or _is_null(value):
+            if any(v is None for v in seen):
+                return None
+            raise ConditionError(f"column {self.name!r} is never null in the training rows")
+        for v in seen:
+            if v is not None and (v == value or str(v) == str(value)
+                                  or str(v).lower() == str(value).lower()):
+                return v
+        if self.kind == "discrete":
+            try:
+                return next(v for v in seen if v is not None and float(v) == float(value))
+            except (StopIteration, TypeError, ValueError):
+                pass
+        raise ConditionError(f"column {self.name!r}: {value!r} never appears in the training "
+                             f"rows; seen: {self._seen()}")
+
+    def _seen(self, most: int = 20) -> str:
+        seen = [v for v in self.levels_ + self.rare_levels_]
+        more = f" ... ({len(seen)} in all)" if len(seen) > most else ""
+        return ", ".join(repr(v) for v in seen[:most]) + more
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super().state()

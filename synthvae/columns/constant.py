@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .base import ColumnEncoder, Encoded, as_series, to_json_value
+from .base import ColumnEncoder, ConditionError, Constraint, Encoded, as_series, to_json_value
 
 
 class ConstantEncoder(ColumnEncoder):
@@ -29,10 +29,25 @@ class ConstantEncoder(ColumnEncoder):
         n = len(continuous)
         nulls = np.ones(n, bool) if self.value_ is None else (
             rng.random(n) < self.null_rate_ if self.null_rate_ > 0 else None)
+        return self._series(n, nulls)
+
+    def _series(self, n: int, nulls: np.ndarray | None) -> pd.Series:
         values = np.full(n, self.value_, dtype=object)
         if pd.api.types.is_datetime64_any_dtype(pd.api.types.pandas_dtype(self.dtype)):
             values = pd.to_datetime(values)
         return as_series(values, self.dtype, self.name, nulls)
+
+    def constrain(self, value: Any) -> Constraint:
+        """Only the column's one value (or null, where it had nulls) can be asked for."""
+        nulls_seen = self.value_ is None or self.null_rate_ > 0
+        if value is None and nulls_seen:
+            return Constraint(enforce=lambda series, rng: self._series(len(series), np.ones(len(series), bool)),
+                              matches=lambda series: series.isna().to_numpy())
+        if value is not None and self.value_ is not None and str(value) == str(self.value_):
+            return Constraint(enforce=lambda series, rng: self._series(len(series), None),
+                              matches=lambda series: series.notna().to_numpy())
+        raise ConditionError(f"column {self.name!r} is constant ({self.value_!r}"
+                             f"{' or null' if nulls_seen else ''}); {value!r} never appears")
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super().state()

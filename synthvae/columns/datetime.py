@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .base import ColumnEncoder, Encoded, UnsupportedColumnError, as_series
+from .base import (UNSEEN_NATS, ColumnEncoder, ConditionError, Constraint, Encoded,
+                   OutOfSupport, UnsupportedColumnError, as_series)
 from .numeric import NumericEncoder
 
 # Tried in order; the first that parses every sampled value is the column's format.
@@ -78,6 +79,13 @@ class DatetimeEncoder(ColumnEncoder):
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
         return self.inner_.encode(pd.Series(self._seconds(s)), rng)
 
+    def encode_lenient(self, s: pd.Series) -> Encoded:
+        """As `encode`, with unparsable values taken as null (for scoring rows as they are)."""
+        parsed = pd.to_datetime(s, errors="coerce") if (_is_datetime(s) or self.format_ is None) \
+            else pd.to_datetime(s.astype(object), format=self.format_, errors="coerce")
+        return self.encode(parsed if self.format_ is None else
+                           parsed.dt.strftime(self.format_).where(parsed.notna(), None))
+
     def decode(self, continuous: np.ndarray, discrete: np.ndarray,
                rng: np.random.Generator) -> pd.Series:
         seconds = self.inner_.decode(continuous, discrete, rng).to_numpy(dtype="float64")
@@ -92,6 +100,70 @@ class DatetimeEncoder(ColumnEncoder):
                 out = out.dt.tz_localize("UTC").dt.tz_convert(self.tz_)
             return out.astype(self.dtype)
         return as_series(_format(stamps, self.format_), self.dtype, self.name, nulls)
+
+    def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
+        if _is_datetime(s) or self.format_ is None:
+            parsed = pd.to_datetime(s, errors="coerce")
+        else:
+            parsed = pd.to_datetime(s.astype(object), format=self.format_, errors="coerce")
+        bad = (parsed.isna() & s.notna()).to_numpy()
+        found = []
+        if bad.any():
+            found.append(OutOfSupport(f"must be a date like {self.format_ or 'a datetime'}",
+                                      bad, np.where(bad, UNSEEN_NATS, 0.0)))
+        if parsed.dt.tz is not None:
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        seconds = parsed.to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
+        seconds = np.where(parsed.isna().to_numpy(), np.nan, seconds)
+        # An unparsable date is reported once, above, not again as a null.
+        seconds[bad] = self.inner_.quantiles_[len(self.inner_.quantiles_) // 2]
+        return found + self.inner_.out_of_support(pd.Series(seconds))
+
+    def bin_edges(self, n_bins: int) -> np.ndarray:
+        return self.inner_.bin_edges(n_bins)
+
+    def constrain(self, value: Any) -> Constraint:
+        """None: null; a date or a (start, end) pair of dates (strings or timestamps)."""
+        if value is None:
+            return Constraint(self.inner_.constrain(None).classes,
+                              matches=lambda series: series.isna().to_numpy())
+        pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+        stamps = [None if v is None else self._timestamp(v) for v in pair]
+        seconds = tuple(None if t is None else t.value / 1e9 for t in stamps)
+        inner = self.inner_.constrain(seconds if isinstance(value, (tuple, list)) else seconds[0])
+        low, high = (pd.Timestamp.min if stamps[0] is None else stamps[0],
+                     pd.Timestamp.max if stamps[1] is None else stamps[1])
+
+        def enforce(series: pd.Series, rng: np.random.Generator) -> pd.Series:
+            # Rounding to the column's resolution can step just past an end: clip it back.
+            ts = series if self.format_ is None else pd.to_datetime(series, format=self.format_)
+            naive = ts.dt.tz_convert("UTC").dt.tz_localize(None) if self.tz_ else ts
+            outside = ((naive < low) | (naive > high)).to_numpy()
+            if not outside.any():
+                return series
+            fixed = naive.clip(low, high)
+            if self.format_ is not None:
+                text = _format(fixed.to_numpy(dtype="datetime64[ns]"), self.format_)
+                return as_series(text, self.dtype, self.name, series.isna().to_numpy())
+            if self.tz_:
+                fixed = fixed.dt.tz_localize("UTC").dt.tz_convert(self.tz_)
+            return fixed.astype(self.dtype)
+        def matches(series: pd.Series) -> np.ndarray:
+            ts = pd.to_datetime(series, errors="coerce") if self.format_ is None else \
+                pd.to_datetime(series.astype(object), format=self.format_, errors="coerce")
+            naive = ts.dt.tz_convert("UTC").dt.tz_localize(None) if ts.dt.tz is not None else ts
+            return ((naive >= low) & (naive <= high)).to_numpy()
+        return Constraint(inner.classes, inner.intervals, enforce, matches)
+
+    def _timestamp(self, value: Any) -> pd.Timestamp:
+        """A condition's date as a UTC-naive timestamp, like the column's own values."""
+        try:
+            ts = pd.Timestamp(value)
+        except (TypeError, ValueError):
+            raise ConditionError(f"column {self.name!r}: {value!r} is not a date") from None
+        if ts is pd.NaT:
+            raise ConditionError(f"column {self.name!r}: {value!r} is not a date")
+        return ts.tz_convert("UTC").tz_localize(None) if ts.tz is not None else ts
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super().state()

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-from .base import ColumnEncoder, Encoded, as_series
+from .base import (UNSEEN_NATS, ColumnEncoder, ConditionError, Constraint, Encoded,
+                   OutOfSupport, as_series)
 
 N_QUANTILES = 1000
 FIT_SUBSAMPLE = 200_000
@@ -25,6 +26,7 @@ _EPS = 1e-5  # keeps ndtri finite: |z| <= 4.3
 # decoding, so the smallest and largest values map to the ends of the grid and come back exactly.
 # The stretch uses the ends as float32 features hold them, so they invert to exactly 0 and 1.
 _SCALE = 1.0 - 2.0 * _EPS
+BIN_EDGE_MAX = 1e6  # an unused bin edge: above any value (JSON has no infinity)
 _U_LOW = float(ndtr(np.float64(np.float32(ndtri(_EPS)))))
 _U_HIGH = float(ndtr(np.float64(np.float32(ndtri(_EPS + _SCALE)))))
 
@@ -78,6 +80,67 @@ class NumericEncoder(ColumnEncoder):
             values = np.round(values).astype(np.int64)
         return as_series(values, self.dtype, self.name, nulls)
 
+    def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
+        values = _as_float(s)
+        found = []
+        not_number = np.isnan(values) & s.notna().to_numpy()
+        if not_number.any():
+            found.append(OutOfSupport("must be a number", not_number, np.where(not_number, UNSEEN_NATS, 0.0)))
+        if not self.has_nulls:
+            null = s.isna().to_numpy()
+            if null.any():
+                found.append(OutOfSupport("is never null in the training rows", null,
+                                          np.where(null, UNSEEN_NATS, 0.0)))
+        low, high = self.quantiles_[0], self.quantiles_[-1]
+        with np.errstate(invalid="ignore"):
+            excess = np.maximum(low - values, 0.0) + np.maximum(values - high, 0.0)
+        outside = np.nan_to_num(excess) > 0
+        if outside.any():
+            # Past the range the model only sees the clipped end, so how far past it is
+            # scored here: further out is more surprising, in units of the column's spread.
+            scale = max(float(np.std(self.quantiles_)), 1e-12)
+            nats = np.where(outside, UNSEEN_NATS + 0.5 * (np.nan_to_num(excess) / scale) ** 2, 0.0)
+            found.append(OutOfSupport(f"lies outside the training range [{low:g}, {high:g}]",
+                                      outside, nats))
+        return found
+
+    def bin_edges(self, n_bins: int) -> np.ndarray:
+        """`n_bins - 1` edges in the model's space that split the column's distinct values into
+        groups of about equal count, never through a tied value's range (so capital-gain's
+        zeros are one bin and its rare non-zero amounts share the rest). Columns with fewer
+        distinct values than bins repeat their last edge at +BIN_EDGE_MAX."""
+        q, lv = self.quantiles_, self.levels_
+        distinct = np.unique(q)
+        upper = np.interp(distinct, q, lv)[:-1]  # where each value's probability range ends
+        cut = np.round(np.linspace(0, len(upper), n_bins + 1)[1:-1]).astype(int) - 1
+        cut = np.unique(cut[cut >= 0])
+        edges = ndtri(_EPS + _SCALE * upper[cut]) if len(upper) else np.zeros(0)
+        return np.concatenate([edges, np.full(n_bins - 1 - len(edges), BIN_EDGE_MAX)])
+
+    def constrain(self, value: Any) -> Constraint:
+        """None: null; a number: that value; (low, high): a range, either end None for open."""
+        if value is None:
+            if not self.has_nulls:
+                raise ConditionError(f"column {self.name!r} is never null in the training rows")
+            return Constraint(classes={0: np.array([False, True])},
+                              matches=lambda series: np.isnan(_as_float(series)))
+        low, high = parse_bounds(self.name, value)
+        seen_low, seen_high = float(self.quantiles_[0]), float(self.quantiles_[-1])
+        if high < seen_low or low > seen_high:
+            raise ConditionError(f"column {self.name!r}: {value!r} lies outside the range seen "
+                                 f"in the training rows, [{seen_low:g}, {seen_high:g}]")
+        q, lv = self.quantiles_, self.levels_
+        u_low = 1.0 - np.interp(-low, -q[::-1], 1.0 - lv[::-1])  # P(X < low), ties included
+        u_high = np.interp(high, q, lv)                           # P(X <= high)
+        # An open end stays open in the model's space too: its Gaussian's tail beyond the
+        # grid decodes to the extreme value, which the condition allows.
+        z_low = -np.inf if u_low <= 0 else float(ndtri(_EPS + _SCALE * u_low))
+        z_high = np.inf if u_high >= 1 else float(ndtri(_EPS + _SCALE * u_high))
+        classes = {0: np.array([True, False])} if self.has_nulls else {}
+        return Constraint(classes=classes, intervals={0: (z_low, z_high)},
+                          enforce=lambda series, rng: clip_series(series, low, high),
+                          matches=lambda series: _in_range(_as_float(series), low, high))
+
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super().state()
         meta.update(has_nulls=self.has_nulls, decimals=self.decimals_)
@@ -88,6 +151,41 @@ class NumericEncoder(ColumnEncoder):
         self.has_nulls = meta["has_nulls"]
         self.decimals_ = meta["decimals"]
         self.levels_, self.quantiles_ = arrays["levels"], arrays["quantiles"]
+
+
+def parse_bounds(name: str, value: Any) -> tuple[float, float]:
+    """A number or a (low, high) pair (None for an open end) as two floats, low <= high."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2:
+        raise ConditionError(f"column {name!r}: a range is (low, high), got {value!r}")
+    bounds = []
+    for bound, open_end in zip(pair, (-np.inf, np.inf)):
+        if bound is None:
+            bounds.append(open_end)
+            continue
+        try:
+            bounds.append(float(bound))
+        except (TypeError, ValueError):
+            raise ConditionError(f"column {name!r}: {bound!r} is not a number") from None
+    if bounds[0] > bounds[1]:
+        raise ConditionError(f"column {name!r}: empty range, low {pair[0]!r} > high {pair[1]!r}")
+    return bounds[0], bounds[1]
+
+
+def clip_series(series: pd.Series, low: float, high: float) -> pd.Series:
+    """Values into [low, high]; integer columns to the whole numbers inside it."""
+    if series.dtype.kind in "iu" or str(series.dtype).startswith(("Int", "UInt")):
+        low, high = np.ceil(low), np.floor(high)
+    lower = None if np.isinf(low) else low
+    upper = None if np.isinf(high) else high
+    if lower is None and upper is None:
+        return series
+    return series.clip(lower, upper).astype(series.dtype)
+
+
+def _in_range(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return (values >= low) & (values <= high)
 
 
 def _as_float(s: pd.Series) -> np.ndarray:

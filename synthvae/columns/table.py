@@ -6,7 +6,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .base import KINDS, ColumnEncoder, UnsupportedColumnError
+from .base import (KINDS, ColumnEncoder, ConditionError, Constraint, OutOfSupport,
+                   UnsupportedColumnError)
 from .categorical import BooleanEncoder, CategoricalEncoder, DiscreteNumericEncoder
 from .constant import ConstantEncoder
 from .datetime import DatetimeEncoder
@@ -74,18 +75,33 @@ class TableEncoder:
             order += [n_discrete + i for i in range(cs.start, cs.stop)]
         return order
 
+    def bin_edges(self, n_bins: int) -> list[list[float]]:
+        """Per continuous model output, the edges of its value bins (see NumericEncoder)."""
+        return [[float(x) for x in enc.bin_edges(n_bins)]
+                for enc in self.encoders_ for _ in range(enc.n_continuous)]
+
+    def columns_per_slot(self) -> list[str]:
+        """The column each model output belongs to, in the model's [discrete..., continuous...]."""
+        discrete = [e.name for e in self.encoders_ for _ in e.cardinalities]
+        return discrete + [e.name for e in self.encoders_ for _ in range(e.n_continuous)]
+
     @property
     def kinds(self) -> dict[str, str]:
         # "discrete" is how a numeric column with few values is modelled, not a user-facing kind.
         return {e.name: "numeric" if e.kind == "discrete" else e.kind for e in self.encoders_}
 
-    def encode(self, df: pd.DataFrame, rng: np.random.Generator | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, df: pd.DataFrame, rng: np.random.Generator | None = None,
+               lenient: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """`lenient`: dates that do not parse count as nulls instead of raising (for scoring
+        rows as they are; numbers and categories never raise)."""
         n = len(df)
         continuous = np.zeros((n, self.n_continuous), np.float32)
         discrete = np.zeros((n, len(self.cardinalities)), np.int64)
         for enc, (cs, ds) in zip(self.encoders_, self._slices):
-            part = enc.encode(df[enc.name], rng)
+            if lenient and isinstance(enc, DatetimeEncoder):
+                part = enc.encode_lenient(df[enc.name])
+            else:
+                part = enc.encode(df[enc.name], rng)
             continuous[:, cs], discrete[:, ds] = part.continuous, part.discrete
         return continuous, discrete
 
@@ -94,6 +110,48 @@ class TableEncoder:
         columns = {enc.name: enc.decode(continuous[:, cs], discrete[:, ds], rng)
                    for enc, (cs, ds) in zip(self.encoders_, self._slices)}
         return pd.DataFrame(columns, columns=self.columns_)
+
+    def out_of_support(self, df: pd.DataFrame) -> dict[str, list[OutOfSupport]]:
+        """Per column, the values the training rows never showed (see each encoder)."""
+        found = {enc.name: enc.out_of_support(df[enc.name]) for enc in self.encoders_}
+        return {name: problems for name, problems in found.items() if problems}
+
+    def check_columns(self, df: pd.DataFrame, what: str = "rows") -> None:
+        """Raises ValueError naming missing or unexpected columns."""
+        missing = [c for c in self.columns_ if c not in df.columns]
+        extra = [c for c in df.columns if c not in self.columns_]
+        if missing or extra:
+            raise ValueError(f"{what} do not have the fitted table's columns: "
+                             + "; ".join(part for part in (
+                                 f"missing {missing}" if missing else "",
+                                 f"unexpected {extra}" if extra else "") if part)
+                             + f" (expected {self.columns_})")
+
+    def constrain(self, conditions: dict[str, Any]) -> tuple[dict[int, np.ndarray],
+                                                             dict[int, tuple[float, float]],
+                                                             dict[str, Constraint]]:
+        """Conditions by column name → allowed classes per discrete slot and intervals per
+        continuous slot (indices into the whole table's blocks), and each column's Constraint."""
+        unknown = [c for c in conditions if c not in self.columns_]
+        if unknown:
+            raise ConditionError(f"conditions name columns not in the table: {unknown}; "
+                                 f"columns: {self.columns_}")
+        classes, intervals, per_column = {}, {}, {}
+        for enc, (cs, ds) in zip(self.encoders_, self._slices):
+            if enc.name not in conditions:
+                continue
+            c = per_column[enc.name] = enc.constrain(conditions[enc.name])
+            classes.update({ds.start + j: mask for j, mask in c.classes.items()})
+            intervals.update({cs.start + k: bounds for k, bounds in c.intervals.items()})
+        return classes, intervals, per_column
+
+    def rows_matching(self, df: pd.DataFrame, conditions: dict[str, Any]) -> np.ndarray:
+        """Mask of the rows of `df` (real ones, say) that meet every condition."""
+        _, _, per_column = self.constrain(conditions)
+        mask = np.ones(len(df), bool)
+        for name, c in per_column.items():
+            mask &= c.matches(df[name])
+        return mask
 
     def make_ids_unique(self, df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """Id columns unique over a whole draw that was decoded in several chunks."""
