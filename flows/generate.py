@@ -21,6 +21,7 @@ from flows.common import (
     fail,
     fraction,
     positive_float,
+    unit_interval,
     positive_int,
     quiet_expected_errors,
     table_stem,
@@ -32,8 +33,10 @@ import hashlib
 import inspect
 import json
 import logging
+import shutil
 import sys
 import tempfile
+from dataclasses import asdict
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,7 +51,9 @@ import numpy as np
 from synthvae import Synthesizer
 from synthvae.columns import ConditionError, TableEncoder
 from synthvae.conditional import parse_where
-from synthvae.evaluate import score
+from synthvae.evaluate import score, sdmetrics_metadata
+from synthvae.privacy import PrivacyGate, check_privacy_options, privacy_report
+from synthvae.report_html import write_report as write_html_report
 from synthvae.io import (
     SUPPORTED_SUFFIXES,
     WRITE_FORMATS,
@@ -65,6 +70,7 @@ DEFAULT_SCHEMA = ROOT / "schemas" / "adult.yaml"
 DRAFT_SCHEMA_NAME = "schema.draft.yaml"
 MIN_TRAIN_ROWS = 10
 LOG_EVERY_EPOCHS = 10
+PRIVACY_ATTACKS = 5000  # attack targets per side: the risk intervals narrow to about ±0.07
 SCORES_ARTIFACT = "synthvae-scores"
 REPORT_ARTIFACT = "synthvae-report"
 SCORE_KEYS = ("quality", "column_shapes", "column_pair_trends", "columns", "pairs_worst",
@@ -182,9 +188,11 @@ def score_synthetic(
     seed: int,
     model_dir: Path,
     where: list[str] | None = None,
+    sensitive: list[str] | None = None,
 ) -> dict[str, Any]:
-    """SDMetrics quality against the training rows; DCR and exact copies against the holdout.
-    Conditioned rows are compared with the real rows that meet the same conditions."""
+    """SDMetrics quality against the training rows; DCR, exact copies and the privacy report
+    (synthvae.privacy: SDMetrics privacy metrics, attacks, membership inference) against the
+    holdout. Conditioned rows are compared with the real rows that meet the same conditions."""
     real, unseen = read_table(train), read_table(holdout) if holdout is not None else None
     matching = None
     if where:
@@ -196,14 +204,37 @@ def score_synthetic(
         matching = {"train": len(real), "holdout": None if unseen is None else len(unseen)}
         if len(real) < 2:
             raise InputError(f"only {len(real)} training rows meet {where}: too few to score")
-    scores = score(real, read_table(synthetic), unseen if unseen is None or len(unseen) else None,
-                   kinds=load_schema(schema).kinds(), seed=seed)
-    return {**scores, "rows_matching_conditions": matching}
+    table_schema = load_schema(schema)
+    synthetic_rows = read_table(synthetic)
+    unseen = unseen if unseen is None or len(unseen) else None
+    scores = score(real, synthetic_rows, unseen, kinds=table_schema.kinds(), seed=seed)
+    privacy = None
+    if unseen is not None:
+        privacy = privacy_report(
+            real,
+            unseen,
+            synthetic_rows,
+            sdmetrics_metadata(real, table_schema.kinds()),
+            sensitive=sensitive or table_schema.sensitive or None,
+            random_state=seed,
+            n_attacks=min(len(unseen), PRIVACY_ATTACKS),
+        )
+    return {**scores, "rows_matching_conditions": matching, "privacy_report": privacy}
 
 
 @task(**IO_TASK)
 def write_report(report: dict[str, Any], destination: Path) -> Path:
     return atomic_write_text(destination, json.dumps(report, indent=2) + "\n")
+
+
+@task(**COMPUTE_TASK)
+def render_html(
+    report: dict[str, Any], train: Path, synthetic: Path, schema: Path, destination: Path
+) -> Path:
+    """The self-contained report a reviewer reads: scores, plots, privacy, provenance."""
+    return write_html_report(
+        destination, report, read_table(train), read_table(synthetic), load_schema(schema).kinds()
+    )
 
 
 @task(**COMPUTE_TASK)
@@ -236,6 +267,12 @@ def generate(
     max_seconds: float | None = None,
     holdout_fraction: float = 0.2,
     where: list[str] | None = None,
+    sensitive: list[str] | None = None,
+    privacy_gate: bool = False,
+    gate_dcr_overfitting: float = 0.9,
+    gate_copy_excess: float = 0.0,
+    gate_attack_risk: float = 0.1,
+    gate_membership_auc: float = 0.6,
 ) -> dict[str, Any]:
     """Fit a VAE synthesizer to a table and write `rows` synthetic rows, a report and the model.
 
@@ -287,14 +324,26 @@ def generate(
                 seed,
                 staging / "model",
                 where,
+                sensitive,
             )
+        gate = PrivacyGate(gate_dcr_overfitting, gate_copy_excess, gate_attack_risk,
+                           gate_membership_auc)
+        privacy = scores["privacy_report"]
+        failures = gate.check(privacy) if privacy is not None else [
+            {"name": "privacy_report", "value": None, "threshold": None, "rule": "measured",
+             "by": None}]
+        gate_passed = not failures
+        withheld = privacy_gate and not gate_passed
         timings["total"] = round(time.perf_counter() - started, 2)
         report = {
             "rows": rows,
             "seed": seed,
             "format": format,
             "output": str(output),
-            "files": {"synthetic": synthetic_name, "report": "report.json", "model": "model/"},
+            "files": {"synthetic": synthetic_name, "report": "report.json",
+                      "report_html": "report.html", "model": "model/"}
+            if not withheld
+            else {"report": "report.json", "report_html": "report.html"},
             "input": loaded,
             "schema": {
                 "path": str(output / DRAFT_SCHEMA_NAME if inferred else schema),
@@ -308,14 +357,52 @@ def generate(
             "fit": fit,
             **{key: scores[key] for key in SCORE_KEYS},
             "privacy": scores.get("privacy"),
+            "privacy_report": privacy,
+            "privacy_gate": {
+                "enforced": privacy_gate,
+                "passed": gate_passed,
+                "thresholds": asdict(gate),
+                "failures": failures,
+            },
             "rows_scored": scores["rows_scored"],
             "timings": timings,
             "versions": versions(),
         }
         write_report(report, staging / "report.json")
+        with _timed(timings, "report_html"):
+            render_html(report, split["train"], staging / synthetic_name, schema,
+                        staging / "report.html")
+        if withheld:
+            # Not published: the rows, and the model that made them, stay out of the output.
+            (staging / synthetic_name).unlink()
+            shutil.rmtree(staging / "model")
+            logger.error("privacy gate failed: %s", _gate_words(failures))
     publish_artifacts(report)
+    if withheld:
+        raise PrivacyGateFailed(
+            f"privacy gate failed, so the synthetic rows were not published "
+            f"(report in {output}): {_gate_words(failures)}", report)
     logger.info("wrote %s: quality %.3f", output, report["quality"])
     return report
+
+
+class PrivacyGateFailed(InputError):
+    """The run's privacy figures missed the gate: its rows were not published."""
+
+    def __init__(self, message: str, report: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.report = report
+
+    def __reduce__(self):  # Prefect pickles task and flow errors
+        return type(self), (str(self), self.report)
+
+
+def _gate_words(failures: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        f"{f['name']} = {_fmt(f['value'])}, must be {f['rule']} {_fmt(f['threshold'])}"
+        + (f" (off by {_fmt(f['by'])})" if f.get("by") is not None else "")
+        for f in failures
+    )
 
 
 def default_output(input_path: Path) -> Path:
@@ -347,6 +434,21 @@ HELP = {
         "a condition every synthetic row meets, repeatable: COLUMN=VALUE (income=>50K), "
         "COLUMN=A|B, COLUMN=LOW..HIGH (age=30..40, open end: age=65..), COLUMN=<null>"
     ),
+    "sensitive": (
+        "a column whose values must not be inferable (attribute-inference attack and "
+        "SDMetrics disclosure protection), repeatable"
+    ),
+    "privacy_gate": (
+        "enforce the privacy gate: when a figure misses its threshold, the rows and model "
+        "are not published and the exit code is 3"
+    ),
+    "gate_dcr_overfitting": "gate: minimum SDMetrics DCROverfittingProtection",
+    "gate_copy_excess": (
+        "gate: maximum share of synthetic rows copying a training row, above the holdout's own "
+        "share of such duplicates"
+    ),
+    "gate_attack_risk": "gate: maximum upper 95%% bound of each attack's risk",
+    "gate_membership_auc": "gate: maximum upper 95%% bound of the membership-inference AUC",
 }
 SHOWN_DEFAULTS = {
     "schema_path": (
@@ -357,6 +459,8 @@ SHOWN_DEFAULTS = {
     "epochs": f"the Synthesizer's, {_LIBRARY_EPOCHS or 'set from the table size'}",
     "max_seconds": "no limit",
     "where": "none",
+    "sensitive": "the schema's `sensitive` list, else the last column",
+    "privacy_gate": "off: figures are reported, not enforced",
 }
 
 
@@ -366,7 +470,15 @@ TYPES = {
     "epochs": positive_int,
     "max_seconds": positive_float,
     "holdout_fraction": fraction,
+    "gate_dcr_overfitting": unit_interval,
+    "gate_copy_excess": unit_interval,
+    "gate_attack_risk": unit_interval,
+    "gate_membership_auc": unit_interval,
 }
+
+
+SWITCHES = ("privacy_gate",)
+EXTRA = {"where": {"action": "append"}, "sensitive": {"action": "append"}}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -382,6 +494,10 @@ def build_parser() -> argparse.ArgumentParser:
         flag = FLAGS.get(name, f"--{name.replace('_', '-')}")
         kind = TYPES.get(name, str)
         shown = SHOWN_DEFAULTS.get(name, _relative(parameter.default))
+        if name in SWITCHES:
+            parser.add_argument(flag, dest=name, action="store_true",
+                                help=f"{HELP[name]} (default: {shown})")
+            continue
         parser.add_argument(
             flag,
             dest=name,
@@ -390,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
             choices=WRITE_FORMATS if name == "format" else None,
             metavar=None if name == "format" else flag[2:].upper().replace("-", "_"),
             help=f"{HELP[name]} (default: {shown})",
-            **({"action": "append"} if name == "where" else {}),
+            **EXTRA.get(name, {}),
         )
     return parser
 
@@ -407,6 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("synthvae").setLevel(logging.INFO)
     try:
         report = generate(**params)
+    except PrivacyGateFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
     except InputError as err:
         return fail(err)
     print(summary(report, time.perf_counter() - started, draft))
@@ -431,12 +550,24 @@ def summary(report: dict[str, Any], wall_seconds: float, draft: bool = False) ->
         )
     else:
         lines.append("  privacy: not scored (--holdout-fraction 0 holds no rows back)")
+    attacks = report.get("privacy_report") or {}
+    if attacks:
+        mia = attacks["membership_inference"]
+        risks = [r for _, r in _attacks(attacks["attacks"])]
+        worst = max((r["ci"][1] for r in risks if r.get("ci")), default=None)
+        lines.append(
+            f"  attacks: membership-inference AUC {_fmt(mia['auc'])} (0.5 = chance), highest "
+            f"attack-risk upper bound {_fmt(worst)}; privacy gate "
+            f"{_gate_line(report['privacy_gate'])}"
+        )
     fit = report["fit"]
     lines.append(
         f"  fit: {fit['epochs_run']} epochs in {fit['seconds']:.1f} s on "
         f"{report['train_rows']:,} rows; model in {output / 'model'}"
     )
-    lines.append(f"  report {output / 'report.json'}; wall time {wall_seconds:.1f} s")
+    lines.append(
+        f"  report {output / 'report.html'} (and report.json); wall time {wall_seconds:.1f} s"
+    )
     if draft:
         lines.append(
             f"  schema: none given, so a draft was inferred from the input: "
@@ -467,6 +598,18 @@ def _check_input(params: dict[str, Any]) -> bool:
             # The table and schema disagree on which columns exist: a one-line input error.
             first, *rest = str(err).splitlines()
             raise InputError(f"{first} {'; '.join(line.strip(' -') for line in rest)}") from None
+    try:
+        check_privacy_options(
+            table.columns,
+            params["sensitive"],
+            PrivacyGate(params["gate_dcr_overfitting"], params["gate_copy_excess"],
+                        params["gate_attack_risk"], params["gate_membership_auc"]),
+        )
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    if params["privacy_gate"] and params["holdout_fraction"] == 0:
+        raise InputError("--privacy-gate needs held-back rows to measure privacy against; "
+                         "--holdout-fraction 0 holds none back")
     if params["where"]:
         try:
             conditions = parse_where(params["where"])
@@ -513,14 +656,28 @@ def _markdown(report: dict[str, Any]) -> str:
     fit = report["fit"]
     return (
         f"# synthvae: {report['rows']:,} synthetic rows\n\n"
-        f"- output: `{report['output']}` ({report['files']['synthetic']}, report.json, model/)\n"
+        f"- output: `{report['output']}` ({', '.join(report['files'].values())})\n"
         f"- input: `{report['input']['path']}` ({report['input']['rows']:,} rows, "
         f"sha256 `{report['input']['sha256'][:12]}…`); schema `{report['schema']['path']}`"
         f"{' (inferred draft)' if report['schema']['inferred'] else ''}\n"
         f"- trained on {report['train_rows']:,} rows, {report['holdout_rows']:,} held back; "
         f"{fit['epochs_run']} epochs in {fit['seconds']:.1f} s; seed {report['seed']}\n\n"
+        f"- privacy gate: {_gate_line(report['privacy_gate'])}\n\n"
         f"| score | value |\n|---|---|\n{table}\n"
     )
+
+
+def _attacks(section: dict[str, Any]):
+    for name, result in section.items():
+        if name == "inference":
+            yield from ((f"inference.{k}", v) for k, v in result.items())
+        elif isinstance(result, dict) and "risk" in result:
+            yield name, result
+
+
+def _gate_line(gate: dict[str, Any]) -> str:
+    verdict = "passed" if gate["passed"] else f"failed: {_gate_words(gate['failures'])}"
+    return verdict + ("" if gate["enforced"] else " (not enforced: --privacy-gate is off)")
 
 
 def _fmt(value: Any) -> str:

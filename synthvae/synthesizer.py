@@ -50,7 +50,8 @@ class Synthesizer:
 
     def __init__(self, *, epochs: int | None = None, batch_size: int = 1024, latent_dim: int = 32,
                  hidden_dim: int = 128, n_blocks: int = 2, head_dim: int = 128,
-                 head_layers: int = 0, value_bins: int = 0, beta: float = 1.0,
+                 head_layers: int = 0, value_bins: int = 32, beta: float = 1.0,
+                 free_bits: float = 0.0,
                  learning_rate: float = 3e-3, patience: int = 20,
                  validation_fraction: float = 0.1, max_seconds: float | None = None,
                  prior_components: int = 20, column_kinds: dict[str, str] | None = None,
@@ -64,6 +65,7 @@ class Synthesizer:
         self.head_layers = head_layers
         self.value_bins = value_bins
         self.beta = beta
+        self.free_bits = free_bits
         self.learning_rate = learning_rate
         self.patience = patience
         self.validation_fraction = validation_fraction
@@ -98,6 +100,7 @@ class Synthesizer:
             latent_dim=self.latent_dim, hidden_dim=self.hidden_dim, n_blocks=self.n_blocks,
             head_dim=self.head_dim, head_layers=self.head_layers,
             slot_order=self.encoder_.slot_order, value_bins=self.value_bins,
+            free_bits=self.free_bits,
             bin_edges=self.encoder_.bin_edges(self.value_bins) if self.value_bins > 1 else [])
         batch_size = min(self.batch_size, max(16, len(fit_rows) // 4))
         self.train_config_ = TrainConfig(
@@ -399,7 +402,7 @@ def _auto_epochs(n_rows: int, batch_size: int) -> int:
 
 
 _PARAMS = ("epochs", "batch_size", "latent_dim", "hidden_dim", "n_blocks", "head_dim",
-           "head_layers", "value_bins", "beta",
+           "head_layers", "value_bins", "beta", "free_bits",
            "learning_rate", "patience", "validation_fraction", "max_seconds",
            "prior_components", "column_kinds", "random_state", "verbose")
 

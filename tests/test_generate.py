@@ -57,7 +57,8 @@ def generated(run_cli, sample_csv, tmp_path_factory):
 
 def test_run_writes_synthetic_rows_report_and_model(generated):
     _, output = generated
-    assert sorted(p.name for p in output.iterdir()) == ["model", "report.json", "synthetic.parquet"]
+    assert sorted(p.name for p in output.iterdir()) == [
+        "model", "report.html", "report.json", "synthetic.parquet"]
     assert (output / "model" / "synthesizer.json").is_file()
 
 
@@ -153,6 +154,49 @@ def test_impossible_where_is_a_one_line_error_before_training(run_cli, sample_cs
     assert result.returncode == 2
     assert result.stderr.startswith("error: --where: ") and words in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_report_holds_the_privacy_evidence_and_an_html_report(generated):
+    _, output = generated
+    report = json.loads((output / "report.json").read_text())
+    privacy = report["privacy_report"]
+    assert {"sdmetrics", "exact_copies", "attacks", "membership_inference"} <= set(privacy)
+    assert 0.0 <= privacy["membership_inference"]["auc"] <= 1.0
+    assert "income" in privacy["attacks"]["inference"]  # the schema names income sensitive
+    gate = report["privacy_gate"]
+    assert gate["enforced"] is False and set(gate["thresholds"]) == {
+        "dcr_overfitting_protection_min", "exact_copy_rate_max_over_holdout",
+        "attack_risk_upper_ci_max", "membership_auc_upper_ci_max"}
+    html = (output / "report.html").read_text()
+    assert html.lstrip().lower().startswith("<!doctype html") and "membership" in html.lower()
+
+
+def test_a_run_that_fails_the_privacy_gate_publishes_no_rows(run_cli, adult_sample, tmp_path):
+    """60 rows trained for 300 epochs are memorised: the gate must stop them."""
+    tiny = tmp_path / "tiny.csv"
+    adult_sample.head(75).to_csv(tiny, index=False)
+    output = tmp_path / "gated"
+    result = run_cli(
+        "flows.generate", "--input", tiny, "--schema", ADULT_SCHEMA, "--output", output,
+        "--epochs", "300", "--rows", "2000", "--privacy-gate",
+    )
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "privacy gate failed" in result.stderr and "must be" in result.stderr
+    assert sorted(p.name for p in output.iterdir()) == ["report.html", "report.json"]
+    report = json.loads((output / "report.json").read_text())
+    assert report["privacy_gate"]["passed"] is False and report["privacy_gate"]["failures"]
+    failure = report["privacy_gate"]["failures"][0]
+    assert {"name", "value", "threshold", "rule", "by"} <= set(failure)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--gate-attack-risk", "1.5"], "must be a number in [0, 1]"),
+    (["--sensitive", "salary"], "sensitive column 'salary' is not a column"),
+    (["--privacy-gate", "--holdout-fraction", "0"], "needs held-back rows"),
+])
+def test_bad_privacy_options_fail_before_training(run_cli, sample_csv, args, words):
+    result = run_cli("flows.generate", "--input", sample_csv, "--schema", ADULT_SCHEMA, *args)
+    assert result.returncode == 2 and words in result.stderr, result.stderr[-2000:]
 
 
 def test_failure_inside_the_flow_leaves_existing_output_untouched(run_cli, tmp_path):
