@@ -187,6 +187,7 @@ def main() -> int:
         model = Synthesizer.load(args.model)
     else:
         model = Synthesizer(random_state=args.seed).fit(train)
+        print("fit", model.fit_timings_, flush=True)
         model.save(ROOT / "runs" / "benchmark-adult-model")
     results = {"anomaly": anomaly_detection(model, train, test)}
     print(json.dumps(results["anomaly"], indent=1), flush=True)

@@ -58,6 +58,7 @@ positive_int = checked(int, lambda v: v >= 1, "a positive integer")
 positive_float = checked(float, lambda v: 0 < v < float("inf"), "a positive number")
 fraction = checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 unit_interval = checked(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
+open_unit_interval = checked(float, lambda v: 0 < v < 1, "a number in (0, 1)")
 
 
 def fail(err: InputError) -> int:

@@ -20,11 +20,12 @@ from flows.common import (
     RUNS,
     fail,
     fraction,
+    open_unit_interval,
     positive_float,
-    unit_interval,
     positive_int,
     quiet_expected_errors,
     table_stem,
+    unit_interval,
     versions,
 )
 
@@ -129,6 +130,8 @@ def fit_model(
     seed: int,
     epochs: int | None,
     max_seconds: float | None,
+    dp_epsilon: float | None = None,
+    dp_delta: float | None = None,
 ) -> dict[str, Any]:
     """Fit a Synthesizer with the schema's column kinds and save it to `model_dir`."""
     logger = get_run_logger()
@@ -137,6 +140,8 @@ def fit_model(
         random_state=seed,
         max_seconds=max_seconds,
         column_kinds=load_schema(schema).kinds(),
+        dp_epsilon=dp_epsilon,
+        dp_delta=dp_delta,
         **options,
     )
 
@@ -159,7 +164,15 @@ def fit_model(
         "epochs_max": synthesizer.train_config_.epochs,
         "max_seconds": max_seconds,
         "seconds": round(synthesizer.fit_seconds_, 2),
-        "best_val_loss": round(min(h.val_loss for h in history), 4),
+        "best_val_loss": _finite(min(h.val_loss for h in history)),
+        "dp": None if dp_epsilon is None else {
+            "epsilon_target": dp_epsilon,
+            "epsilon_spent": round(synthesizer.dp_epsilon_spent_, 4),
+            "delta": synthesizer.dp_delta_,
+            "accountant": "Opacus RDP",
+            "covers": "the network weights and rows decoded from N(0, I); not the column "
+                      "encoders' statistics (quantiles, category lists)",
+        },
         "column_kinds": synthesizer.column_kinds_,
     }
 
@@ -273,6 +286,8 @@ def generate(
     gate_copy_excess: float = 0.0,
     gate_attack_risk: float = 0.1,
     gate_membership_auc: float = 0.6,
+    dp_epsilon: float | None = None,
+    dp_delta: float | None = None,
 ) -> dict[str, Any]:
     """Fit a VAE synthesizer to a table and write `rows` synthetic rows, a report and the model.
 
@@ -309,7 +324,8 @@ def generate(
         with _timed(timings, "split_holdout"):
             split = split_holdout(source, Path(work), holdout_fraction, seed)
         with _timed(timings, "fit"):
-            fit = fit_model(split["train"], schema, staging / "model", seed, epochs, max_seconds)
+            fit = fit_model(split["train"], schema, staging / "model", seed, epochs, max_seconds,
+                            dp_epsilon, dp_delta)
         synthetic_name = f"synthetic.{format}"
         with _timed(timings, "sample"):
             sample_rows(staging / "model", rows, staging / synthetic_name, format, where)
@@ -449,6 +465,10 @@ HELP = {
     ),
     "gate_attack_risk": "gate: maximum upper 95%% bound of each attack's risk",
     "gate_membership_auc": "gate: maximum upper 95%% bound of the membership-inference AUC",
+    "dp_epsilon": (
+        "train with DP-SGD (Opacus) to this epsilon; the epsilon spent goes in the report"
+    ),
+    "dp_delta": "DP delta",
 }
 SHOWN_DEFAULTS = {
     "schema_path": (
@@ -461,6 +481,8 @@ SHOWN_DEFAULTS = {
     "where": "none",
     "sensitive": "the schema's `sensitive` list, else the last column",
     "privacy_gate": "off: figures are reported, not enforced",
+    "dp_epsilon": "no DP",
+    "dp_delta": "1 / n^1.1 for n training rows",
 }
 
 
@@ -474,6 +496,8 @@ TYPES = {
     "gate_copy_excess": unit_interval,
     "gate_attack_risk": unit_interval,
     "gate_membership_auc": unit_interval,
+    "dp_epsilon": positive_float,
+    "dp_delta": open_unit_interval,
 }
 
 
@@ -665,6 +689,11 @@ def _markdown(report: dict[str, Any]) -> str:
         f"- privacy gate: {_gate_line(report['privacy_gate'])}\n\n"
         f"| score | value |\n|---|---|\n{table}\n"
     )
+
+
+def _finite(value: float) -> float | None:
+    """No NaN in report.json (DP training has no validation loss): JSON has no NaN."""
+    return None if value != value else round(value, 4)
 
 
 def _attacks(section: dict[str, Any]):

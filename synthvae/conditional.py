@@ -27,6 +27,7 @@ log = logging.getLogger("synthvae")
 POOL_PER_ROW = 8       # draws per wanted row in the first pool
 MAX_POOL_PER_ROW = 64  # the pool stops growing here, however rare the condition
 MIN_POOL = 2048
+ESS_PER_ROW = 4.0      # the pool grows until its effective size is this many times n
 
 
 def draw_conditioned(model: VAE, prior: GaussianMixturePrior, n: int, constraints: Constraints,
@@ -45,7 +46,7 @@ def draw_conditioned(model: VAE, prior: GaussianMixturePrior, n: int, constraint
         ess = _effective_sample_size(log_w)
         # Picking n of the pool without replacement is faithful while the pool holds well
         # over n rows' worth of weight; otherwise grow it, within the bound.
-        if ess >= 2 * n or total >= max(MIN_POOL, n * MAX_POOL_PER_ROW):
+        if ess >= ESS_PER_ROW * n or total >= max(MIN_POOL, n * MAX_POOL_PER_ROW):
             break
         size = total
     if ess < n:

@@ -223,13 +223,24 @@ def _unwrap(wrapped, model: VAE) -> None:
     model.eval()
 
 
-def _check_args(epsilon, delta, max_grad_norm, accountant, physical_batch_size,
-                cfg: TrainConfig, n: int, n_disc: int) -> None:
+def default_delta(n_rows: int) -> float:
+    """delta = 1 / n^1.1, comfortably below 1/n (a common choice)."""
+    return 1.0 / max(n_rows, 2) ** 1.1
+
+
+def check_privacy_budget(epsilon, delta) -> None:
+    """Raises ValueError unless epsilon is a finite number > 0 and 0 < delta < 1; cheap, so
+    callers can check before any training."""
     if not _is_real(epsilon) or not math.isfinite(epsilon) or epsilon <= 0:
         raise ValueError(f"epsilon must be a finite number > 0, got epsilon={epsilon!r}")
     if not _is_real(delta) or not 0 < delta < 1:
         raise ValueError(f"delta must be a number with 0 < delta < 1 (well below 1/n, the "
                          f"number of rows), got delta={delta!r}")
+
+
+def _check_args(epsilon, delta, max_grad_norm, accountant, physical_batch_size,
+                cfg: TrainConfig, n: int, n_disc: int) -> None:
+    check_privacy_budget(epsilon, delta)
     if not _is_real(max_grad_norm) or not math.isfinite(max_grad_norm) or max_grad_norm <= 0:
         raise ValueError(f"max_grad_norm must be a finite number > 0, got {max_grad_norm!r}")
     if accountant not in ACCOUNTANTS:

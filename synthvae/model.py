@@ -107,8 +107,7 @@ class AutoregressiveHeads(nn.Module):
         else:
             grid = torch.arange(1, max(value_bins, 1)) / max(value_bins, 1)
             edges = torch.distributions.Normal(0.0, 1.0).icdf(grid).repeat(n_continuous, 1)
-        self.register_buffer("bin_edges", edges.reshape(n_continuous, -1).contiguous(),
-                             persistent=False)
+        self.register_buffer("bin_edges", edges.contiguous(), persistent=False)
         self.register_buffer("bin_offsets", torch.arange(n_continuous) * max(value_bins, 1),
                              persistent=False)
         self.bin_embedding = nn.Embedding(n_continuous * value_bins, width) \
@@ -146,15 +145,24 @@ class AutoregressiveHeads(nn.Module):
 
     def forward(self, h: torch.Tensor, continuous: torch.Tensor, discrete: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        """Teacher forcing: every slot conditioned on the true values of the slots before it."""
-        codes = self.code_embedding(discrete + self.offsets)
-        embedded = torch.cat([codes, self._embed_values(continuous, slice(None))], dim=1)
-        context = torch.einsum("sr,brw->bsw", self.before, embedded)  # slots before s only
-        g = self._state(self.from_hidden(h)[:, None, :] + context)
-        per_slot = g.unbind(1)  # unbind's backward is one stack, not a zero-fill per slot
-        logits = [head(per_slot[j]) for j, head in enumerate(self.discrete_heads)]
-        mean, logvar = self._continuous_params(g[:, self.n_discrete:], slice(None))
-        return mean, logvar, logits
+        """Teacher forcing: every slot conditioned on the true values of the slots before it.
+
+        Slots lead (slot, row, width): the context is then one plain matmul over slots and
+        each slot's state a contiguous block, with no copies in between."""
+        codes = self.code_embedding((discrete + self.offsets).T)
+        values = continuous.T[..., None] * self.value_weight[:, None] + self.value_bias[:, None]
+        if self.bin_embedding is not None:
+            bins = torch.searchsorted(self.bin_edges, continuous.detach().T.contiguous())
+            values = values + self.bin_embedding(bins + self.bin_offsets[:, None])
+        embedded = torch.cat([codes, values], dim=0)
+        n_slots, n_rows, width = embedded.shape
+        context = (self.before @ embedded.reshape(n_slots, -1)).reshape(n_slots, n_rows, width)
+        g = self._state(self.from_hidden(h)[None] + context)  # slots before s only, via `before`
+        # split/unbind, not indexing: their backward is one cat/stack, not a zero-fill per slot
+        g_discrete, g_continuous = g.split([self.n_discrete, self.n_continuous])
+        logits = [head(g_j) for g_j, head in zip(g_discrete.unbind(0), self.discrete_heads)]
+        out = torch.baddbmm(self.continuous_bias[:, None], g_continuous, self.continuous_weight)
+        return out[..., 0].T, out[..., 1].T.clamp(-10.0, 4.0), logits
 
     @torch.no_grad()
     def sample(self, h: torch.Tensor, generator: torch.Generator | None,

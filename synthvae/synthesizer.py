@@ -27,6 +27,7 @@ from .conditional import as_constraints, draw_conditioned
 from .model import VAE, Constraints, VAEConfig
 from .prior import GaussianMixturePrior
 from .schema import SchemaViolation
+from .dp import check_privacy_budget, default_delta, train_private
 from .train import EpochStats, TrainConfig, train
 
 log = logging.getLogger("synthvae")
@@ -51,7 +52,8 @@ class Synthesizer:
     def __init__(self, *, epochs: int | None = None, batch_size: int = 1024, latent_dim: int = 32,
                  hidden_dim: int = 128, n_blocks: int = 2, head_dim: int = 128,
                  head_layers: int = 0, value_bins: int = 32, beta: float = 1.0,
-                 free_bits: float = 0.0,
+                 free_bits: float = 4.0, dp_epsilon: float | None = None,
+                 dp_delta: float | None = None, dp_max_grad_norm: float = 1.0,
                  learning_rate: float = 3e-3, patience: int = 20,
                  validation_fraction: float = 0.1, max_seconds: float | None = None,
                  prior_components: int = 20, column_kinds: dict[str, str] | None = None,
@@ -66,6 +68,9 @@ class Synthesizer:
         self.value_bins = value_bins
         self.beta = beta
         self.free_bits = free_bits
+        self.dp_epsilon = dp_epsilon
+        self.dp_delta = dp_delta
+        self.dp_max_grad_norm = dp_max_grad_norm
         self.learning_rate = learning_rate
         self.patience = patience
         self.validation_fraction = validation_fraction
@@ -90,8 +95,13 @@ class Synthesizer:
         self.encoder_ = TableEncoder(self.column_kinds).fit(df, rng)
         continuous, discrete = self.encoder_.encode(df, rng)
 
+        private = self.dp_epsilon is not None
+        if private:
+            delta = self.dp_delta if self.dp_delta is not None else default_delta(len(df))
+            check_privacy_budget(self.dp_epsilon, delta)
         order = np.random.default_rng(split_seed).permutation(len(df))
-        n_val = int(round(len(df) * self.validation_fraction)) if len(df) >= 50 else 0
+        # Under DP no rows are held back: stopping on real validation rows would leak.
+        n_val = int(round(len(df) * self.validation_fraction)) if len(df) >= 50 and not private else 0
         val, fit_rows = order[:n_val], order[n_val:]
         if n_val == 0:  # too few rows to hold any back: validate on the training rows
             val = fit_rows
@@ -103,8 +113,9 @@ class Synthesizer:
             free_bits=self.free_bits,
             bin_edges=self.encoder_.bin_edges(self.value_bins) if self.value_bins > 1 else [])
         batch_size = min(self.batch_size, max(16, len(fit_rows) // 4))
+        epochs = self.epochs or (DP_EPOCHS if private else _auto_epochs(len(fit_rows), batch_size))
         self.train_config_ = TrainConfig(
-            epochs=self.epochs or _auto_epochs(len(fit_rows), batch_size), batch_size=batch_size,
+            epochs=epochs, batch_size=batch_size,
             learning_rate=self.learning_rate, beta=self.beta, patience=self.patience,
             max_seconds=self.max_seconds)
         generator = torch.Generator().manual_seed(torch_seed)
@@ -112,12 +123,25 @@ class Synthesizer:
             torch.manual_seed(torch_seed)
             self.model_ = VAE(self.model_config_)
         report = on_epoch or (self._log_epoch if self.verbose else None)
-        self.history_ = train(self.model_, (continuous[fit_rows], discrete[fit_rows]),
-                              (continuous[val], discrete[val]), self.train_config_,
-                              generator, report)
-        self.prior_ = GaussianMixturePrior(self.prior_components, random_state=prior_seed % 2**31)
-        self.prior_.fit(self._posterior_samples(continuous, discrete, generator))
+        train_data = (continuous[fit_rows], discrete[fit_rows])
+        self.fit_timings_ = {"encoders": round(time.perf_counter() - start, 2)}
+        if private:
+            self.history_, self.dp_epsilon_spent_ = train_private(
+                self.model_, train_data, self.train_config_, generator, self.dp_epsilon, delta,
+                self.dp_max_grad_norm, report)
+            self.dp_delta_ = delta
+            # A prior fitted to the real rows' latents would sit outside the DP guarantee.
+            self.prior_ = GaussianMixturePrior.standard_normal(self.latent_dim)
+        else:
+            self.history_ = train(self.model_, train_data, (continuous[val], discrete[val]),
+                                  self.train_config_, generator, report)
+            self.dp_epsilon_spent_ = self.dp_delta_ = None
+            self.prior_ = GaussianMixturePrior(self.prior_components,
+                                               random_state=prior_seed % 2**31)
+            self.fit_timings_["train"] = round(time.perf_counter() - start, 2)
+            self.prior_.fit(self._posterior_samples(continuous, discrete, generator))
         self.fit_seconds_ = time.perf_counter() - start
+        self.fit_timings_["total"] = round(self.fit_seconds_, 2)
         self.n_rows_ = len(df)
         self._draws = 0
         log.info("fitted on %d rows x %d columns in %.1f s (%d epochs)", len(df), df.shape[1],
@@ -238,7 +262,11 @@ class Synthesizer:
         (both ends included), each decoded to its most likely values."""
         if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 2:
             raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
-        ends = pd.concat([_one_row(row_a, "row_a"), _one_row(row_b, "row_b")], ignore_index=True)
+        self._check_fitted()
+        rows = [_one_row(row_a, "row_a"), _one_row(row_b, "row_b")]
+        for row, name in zip(rows, ("row_a", "row_b")):
+            self.encoder_.check_columns(row, name)
+        ends = pd.concat(rows, ignore_index=True)
         z = self.encode(ends).to_numpy()
         t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
         return self.decode((1 - t) * z[0] + t * z[1])
@@ -345,6 +373,7 @@ class Synthesizer:
             "train_config": self.train_config_.to_dict(), "encoders": encoder_meta,
             "sample_seed": self._sample_seed, "n_rows": self.n_rows_,
             "fit_seconds": self.fit_seconds_, "history": [asdict(h) for h in self.history_],
+            "dp": {"epsilon_spent": self.dp_epsilon_spent_, "delta": self.dp_delta_},
         }
         save_tensors({k: v.contiguous() for k, v in self.model_.state_dict().items()},
                      str(path / "model.safetensors"))
@@ -376,6 +405,8 @@ class Synthesizer:
         self.history_ = [EpochStats(**h) for h in meta["history"]]
         self._sample_seed, self.n_rows_ = meta["sample_seed"], meta["n_rows"]
         self.fit_seconds_ = meta["fit_seconds"]
+        dp = meta.get("dp") or {}
+        self.dp_epsilon_spent_, self.dp_delta_ = dp.get("epsilon_spent"), dp.get("delta")
         self._draws = 0
         return self
 
@@ -391,6 +422,7 @@ class Synthesizer:
                                  "Synthesizer.load(path) first")
 
 
+DP_EPOCHS = 10  # DP-SGD costs ~5x a plain epoch and every epoch spends privacy budget
 TRAIN_STEPS = 1_500  # optimiser steps when `epochs` is not given: enough for Adult-sized tables
 
 
@@ -402,7 +434,8 @@ def _auto_epochs(n_rows: int, batch_size: int) -> int:
 
 
 _PARAMS = ("epochs", "batch_size", "latent_dim", "hidden_dim", "n_blocks", "head_dim",
-           "head_layers", "value_bins", "beta", "free_bits",
+           "head_layers", "value_bins", "beta", "free_bits", "dp_epsilon", "dp_delta",
+           "dp_max_grad_norm",
            "learning_rate", "patience", "validation_fraction", "max_seconds",
            "prior_components", "column_kinds", "random_state", "verbose")
 

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 import torch
 
-pytest.importorskip("opacus")
 
 from opacus import PrivacyEngine  # noqa: E402
 from opacus.optimizers import DPOptimizer  # noqa: E402

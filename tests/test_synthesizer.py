@@ -394,3 +394,29 @@ def test_augment_balances_the_target_and_keeps_the_real_rows_first(adult, fitted
 def test_augment_rejects_bad_requests(adult, fitted, kwargs, words):
     with pytest.raises(ValueError, match=words):
         fitted.augment(adult.head(100), **kwargs)
+
+
+# ------------------------------------------------------------------ differential privacy
+def test_dp_training_spends_at_most_its_budget_and_samples_from_the_plain_prior(adult, tmp_path):
+    rows = adult.head(600)
+    synth = Synthesizer(dp_epsilon=3.0, epochs=1, random_state=0, **QUICK).fit(rows)
+    assert 0 < synth.dp_epsilon_spent_ <= 3.0
+    assert synth.dp_delta_ < 1 / len(rows)
+    assert len(synth.prior_.weights_) == 1 and not synth.prior_.means_.any()  # N(0, I)
+    sample = synth.sample(200, random_state=0)
+    assert list(sample.columns) == list(rows.columns)
+    again = Synthesizer.load(synth.save(tmp_path / "dp"))
+    assert again.dp_epsilon_spent_ == synth.dp_epsilon_spent_
+    pd.testing.assert_frame_equal(again.sample(50, random_state=1), synth.sample(50, random_state=1))
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"dp_epsilon": 0.0}, "epsilon must be a finite number > 0"),
+    ({"dp_epsilon": -1.0}, "epsilon must be a finite number > 0"),
+    ({"dp_epsilon": 1.0, "dp_delta": 1.5}, "0 < delta < 1"),
+])
+def test_bad_privacy_budgets_fail_before_training(adult, kwargs, words):
+    synth = Synthesizer(epochs=1, random_state=0, **kwargs, **QUICK)
+    with pytest.raises(ValueError, match=words):
+        synth.fit(adult.head(100))
+    assert not hasattr(synth, "model_")
