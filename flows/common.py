@@ -28,15 +28,21 @@ VERSIONED_PACKAGES = ("synthvae", "torch", "numpy", "pandas", "pandera", "sdmetr
 
 # Tasks write files into fresh folders, so a cached result would point at a folder that is gone.
 # Only I/O is retried, and only on OSError: an InputError (a ValueError) will not fix itself.
+# Timeouts are backstops against a hung disk or process, far above normal run times
+# (reading and writing a million rows takes seconds; training Adult about a minute). A
+# timed-out I/O task is not retried: a disk that hung once will likely hang again.
 IO_TASK = {
     "cache_policy": NO_CACHE,
     "retries": 2,
     "retry_delay_seconds": 1,
-    "retry_condition_fn": lambda task, run, state: isinstance(
-        state.result(raise_on_failure=False), OSError
-    ),
+    "retry_condition_fn": lambda task, run, state: _transient(state.result(raise_on_failure=False)),
+    "timeout_seconds": 900,
 }
-COMPUTE_TASK = {"cache_policy": NO_CACHE}
+COMPUTE_TASK = {"cache_policy": NO_CACHE, "timeout_seconds": 4 * 3600}
+
+
+def _transient(error: BaseException | object) -> bool:
+    return isinstance(error, OSError) and not isinstance(error, TimeoutError)
 
 
 def checked(parse, ok, words: str):

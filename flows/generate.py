@@ -177,7 +177,7 @@ def fit_model(
     }
 
 
-@task(**IO_TASK)
+@task(**COMPUTE_TASK)  # long for millions of rows; a retry would redo all the work
 def sample_rows(
     model_dir: Path, rows: int, destination: Path, format: str, where: list[str] | None = None
 ) -> Path:

@@ -46,9 +46,12 @@ def draw_conditioned(model: VAE, prior: GaussianMixturePrior, n: int, constraint
         ess = _effective_sample_size(log_w)
         # Picking n of the pool without replacement is faithful while the pool holds well
         # over n rows' worth of weight; otherwise grow it, within the bound.
-        if ess >= ESS_PER_ROW * n or total >= max(MIN_POOL, n * MAX_POOL_PER_ROW):
+        limit = max(MIN_POOL, n * MAX_POOL_PER_ROW)
+        if ess >= ESS_PER_ROW * n or total >= limit:
             break
-        size = total
+        # Draw about what the pool's efficiency so far says is missing, not a blind doubling.
+        needed = ESS_PER_ROW * n * total / max(ess, 1.0) * 1.1
+        size = int(min(max(needed - total, MIN_POOL), limit - total))
     if ess < n:
         log.warning("condition is rare under the model: effective pool of %.0f draws for %d "
                     "rows; rows follow the condition exactly but their other columns may be "

@@ -162,7 +162,7 @@ def test_root_comes_from_the_environment(run_dir, root, monkeypatch):
 
 
 def test_published_parquet_is_queryable_by_pandas_pyarrow_and_duckdb(run_dir, root):
-    duckdb = pytest.importorskip("duckdb")
+    import duckdb
     publish(run_dir, "adult", root)
     publish(run_dir, "adult", root)
     data = root / "adult" / "1" / "data"
