@@ -11,13 +11,14 @@ import secrets
 import shutil
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow
+import pyarrow.parquet as pq
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 WRITE_FORMATS = ("parquet", "csv")
@@ -74,6 +75,57 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, format: str) -> Path:
         compression = "gzip" if path.name.lower().endswith(".gz") else None
         _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, compression=compression))
     return path
+
+
+def write_table_stream(chunks: Iterable[pd.DataFrame], path: str | os.PathLike,
+                       format: str) -> tuple[Path, int]:
+    """Write a stream of DataFrames as one table, atomically, holding one chunk at a time:
+    Parquet row groups through pyarrow's writer, or CSV appended chunk by chunk (the header
+    once). Returns the path and the rows written."""
+    if format not in WRITE_FORMATS:
+        raise InputError(
+            f"unknown output format {format!r}; use one of: {', '.join(WRITE_FORMATS)}"
+        )
+    path = Path(path)
+    rows = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal rows
+        writer = None
+        compression = "gzip" if path.name.lower().endswith(".gz") else None
+        try:
+            for i, chunk in enumerate(chunks):
+                if format == "parquet":
+                    table = pyarrow.Table.from_pandas(chunk, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+                else:
+                    mode = "w" if i == 0 else "a"
+                    chunk.to_csv(tmp, index=False, header=i == 0, mode=mode,
+                                 compression=compression)
+                rows += len(chunk)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    _atomic_write(path, write)
+    return path, rows
+
+
+def read_table_head(path: str | os.PathLike, n: int) -> pd.DataFrame:
+    """The first `n` rows of a table without reading the rest (Parquet by row batches)."""
+    path = Path(path)
+    if _table_suffix(path) == ".parquet":
+        batches, have = [], 0
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=min(n, 65_536)):
+            batches.append(batch)
+            have += batch.num_rows
+            if have >= n:
+                break
+        table = pyarrow.Table.from_batches(batches) if batches else pq.read_schema(path).empty_table()
+        return table.to_pandas().head(n)
+    return pd.read_csv(path, nrows=n)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from .train import EpochStats, TrainConfig, train
 
 log = logging.getLogger("synthvae")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: binned value context and free bits in the model
 SAMPLE_CHUNK = 65_536  # rows decoded at a time; fixed, so a seed gives the same rows at any n
 
 
@@ -190,15 +190,39 @@ class Synthesizer:
             self._draws += 1
         else:
             seed = np.random.SeedSequence(random_state)
-        chunks = [self._sample_chunk(min(SAMPLE_CHUNK, n - start), child, constraint)
-                  for start, child in zip(range(0, n, SAMPLE_CHUNK),
-                                          seed.spawn(max(1, -(-n // SAMPLE_CHUNK))))]
+        chunks = list(self._chunks(n, seed, constraint))
         if not chunks:
             return self._sample_chunk(0, seed, constraint)
         if len(chunks) == 1:
             return chunks[0]
-        rows = pd.concat(chunks, ignore_index=True)
-        return self.encoder_.make_ids_unique(rows, np.random.default_rng(seed.spawn(1)[0]))
+        return pd.concat(chunks, ignore_index=True)
+
+    def iter_sample(self, n: int, random_state: int | None = None,
+                    conditions: dict[str, Any] | None = None) -> Iterator[pd.DataFrame]:
+        """`sample(n, ...)` as a stream of DataFrames of up to 65,536 rows each, in constant
+        memory: their concatenation equals `sample(n, ...)` with the same arguments."""
+        self._check_fitted()
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        constraint = None
+        if conditions:
+            classes, intervals, per_column = self.encoder_.constrain(conditions)
+            constraint = (as_constraints(classes, intervals), per_column)
+        if random_state is None:
+            seed = np.random.SeedSequence([self._sample_seed, self._draws])
+            self._draws += 1
+        else:
+            seed = np.random.SeedSequence(random_state)
+        return self._chunks(n, seed, constraint)
+
+    def _chunks(self, n: int, seed: np.random.SeedSequence,
+                constraint: tuple[Constraints, dict] | None) -> Iterator[pd.DataFrame]:
+        """Chunks with fixed seeds (so rows do not depend on how they are consumed), with id
+        columns kept unique across the whole stream."""
+        ids = self.encoder_.id_stream(np.random.default_rng(seed.spawn(1)[0]))
+        for start, child in zip(range(0, n, SAMPLE_CHUNK),
+                                seed.spawn(max(1, -(-n // SAMPLE_CHUNK)))):
+            yield ids(self._sample_chunk(min(SAMPLE_CHUNK, n - start), child, constraint))
 
     @torch.no_grad()
     def _sample_chunk(self, n: int, seed: np.random.SeedSequence,

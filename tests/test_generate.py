@@ -90,7 +90,6 @@ def test_report_holds_scores_in_unit_range_timings_and_input_hash(generated, sam
         "validate_input",
         "fit",
         "sample",
-        "validate_synthetic",
         "score",
         "total",
     }
@@ -197,6 +196,31 @@ def test_a_run_that_fails_the_privacy_gate_publishes_no_rows(run_cli, adult_samp
 def test_bad_privacy_options_fail_before_training(run_cli, sample_csv, args, words):
     result = run_cli("flows.generate", "--input", sample_csv, "--schema", ADULT_SCHEMA, *args)
     assert result.returncode == 2 and words in result.stderr, result.stderr[-2000:]
+
+
+def test_a_saved_model_streams_many_rows_without_training(run_cli, generated, sample_csv, tmp_path):
+    _, first = generated
+    output = tmp_path / "from-model"
+    result = run_cli(
+        "flows.generate", "--input", sample_csv, "--schema", ADULT_SCHEMA, "--output", output,
+        "--model", first / "model", "--rows", "70000",  # two chunks, streamed
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = read_table(output / "synthetic.parquet")
+    assert len(rows) == 70_000
+    validate(rows, load_schema(ADULT_SCHEMA), what="synthetic sample")
+    report = json.loads((output / "report.json").read_text())
+    assert report["fit"]["model_from"] == str(first / "model") and "fit" not in report["timings"]
+    assert report["privacy_report"] is None and report["holdout_rows"] == 0
+    assert (output / "model" / "model.safetensors").is_file()
+
+
+def test_model_option_refuses_a_model_for_another_table(run_cli, generated, tmp_path):
+    _, first = generated
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"x": [1, 2, 3] * 10}).to_csv(other, index=False)
+    result = run_cli("flows.generate", "--input", other, "--model", first / "model")
+    assert result.returncode == 2 and "--model:" in result.stderr and "missing" in result.stderr
 
 
 def test_failure_inside_the_flow_leaves_existing_output_untouched(run_cli, tmp_path):

@@ -2,6 +2,7 @@ import os
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -154,3 +155,26 @@ def test_atomic_dir_output_follows_the_umask_not_mkdtemp_0700(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert mode == 0o777 & ~mask
+
+
+def test_write_table_stream_writes_one_table_chunk_by_chunk(tmp_path):
+    from synthvae.io import read_table_head, write_table_stream
+    chunks = [pd.DataFrame({"a": np.arange(i, i + 5), "b": list("vwxyz")}) for i in (0, 5, 10)]
+    for name, fmt in (("t.parquet", "parquet"), ("t.csv", "csv"), ("t.csv.gz", "csv")):
+        path, rows = write_table_stream(iter(chunks), tmp_path / name, fmt)
+        assert rows == 15
+        back = read_table(path)
+        pd.testing.assert_frame_equal(back, pd.concat(chunks, ignore_index=True))
+        pd.testing.assert_frame_equal(read_table_head(path, 7), back.head(7))
+
+
+def test_write_table_stream_leaves_nothing_when_the_stream_fails(tmp_path):
+    from synthvae.io import write_table_stream
+
+    def failing():
+        yield pd.DataFrame({"a": [1, 2]})
+        raise RuntimeError("boom")
+    target = tmp_path / "out.parquet"
+    with pytest.raises(RuntimeError, match="boom"):
+        write_table_stream(failing(), target, "parquet")
+    assert list(tmp_path.iterdir()) == []

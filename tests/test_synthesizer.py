@@ -420,3 +420,11 @@ def test_bad_privacy_budgets_fail_before_training(adult, kwargs, words):
     with pytest.raises(ValueError, match=words):
         synth.fit(adult.head(100))
     assert not hasattr(synth, "model_")
+
+
+def test_iter_sample_streams_exactly_the_rows_of_sample(adult, fitted):
+    n = 70_000  # two chunks
+    whole = fitted.sample(n, random_state=4)
+    chunks = list(fitted.iter_sample(n, random_state=4))
+    assert [len(c) for c in chunks] == [65_536, n - 65_536]
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)

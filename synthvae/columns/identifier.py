@@ -51,20 +51,29 @@ class IdEncoder(ColumnEncoder):
             return as_series(self.start_ + np.arange(n, dtype=np.int64), self.dtype, self.name, nulls)
         return as_series(self._fresh_strings(n, rng), self.dtype, self.name, nulls)
 
-    def make_unique(self, s: pd.Series, rng: np.random.Generator) -> pd.Series:
-        """Ids over a whole draw made of several decoded chunks: integers numbered on from the
-        largest real id, strings that repeat across chunks drawn again."""
-        s = s.copy()
-        present = s.notna().to_numpy()
-        if self.integer_:
-            s[present] = self.start_ + np.arange(int(present.sum()), dtype=np.int64)
-            return s.astype(self.dtype) if not (~present).any() else s
-        for _ in range(50):
-            repeated = s.duplicated() & s.notna()
-            if not repeated.any():
-                return s
-            s[repeated] = self._fresh_strings(int(repeated.sum()), rng)
-        raise RuntimeError(f"column {self.name!r}: could not draw {len(s)} unique fresh ids")
+    def stream(self, rng: np.random.Generator):
+        """A function over successive chunks of decoded ids that keeps them unique across all
+        chunks: integers numbered on from the largest real id, strings that repeat an earlier
+        chunk's (tracked by hash, 8 bytes an id) drawn again."""
+        state = {"next": self.start_, "seen": np.zeros(0, np.uint64)}
+
+        def apply(s: pd.Series) -> pd.Series:
+            s = s.copy()
+            present = s.notna().to_numpy()
+            if self.integer_:
+                count = int(present.sum())
+                s[present] = state["next"] + np.arange(count, dtype=np.int64)
+                state["next"] += count
+                return s.astype(self.dtype) if not (~present).any() else s
+            for _ in range(50):
+                hashes = pd.util.hash_array(s.to_numpy(dtype=object))
+                repeated = (np.isin(hashes, state["seen"]) | s.duplicated().to_numpy()) & present
+                if not repeated.any():
+                    state["seen"] = np.union1d(state["seen"], hashes[present])
+                    return s
+                s[repeated] = self._fresh_strings(int(repeated.sum()), rng)
+            raise RuntimeError(f"column {self.name!r}: could not draw unique fresh ids")
+        return apply
 
     def _fresh_strings(self, n: int, rng: np.random.Generator) -> np.ndarray:
         template = self.template_

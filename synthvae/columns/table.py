@@ -1,7 +1,7 @@
 """The whole table as model input and back: one encoder per column, blocks concatenated."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -153,12 +153,16 @@ class TableEncoder:
             mask &= c.matches(df[name])
         return mask
 
-    def make_ids_unique(self, df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-        """Id columns unique over a whole draw that was decoded in several chunks."""
-        for enc in self.encoders_:
-            if isinstance(enc, IdEncoder):
-                df[enc.name] = enc.make_unique(df[enc.name], rng)
-        return df
+    def id_stream(self, rng: np.random.Generator) -> Callable[[pd.DataFrame], pd.DataFrame]:
+        """A function that makes id columns unique across all the chunks passed through it,
+        in order (integer ids number on; string ids that repeat an earlier one are redrawn)."""
+        streams = [(enc.name, enc.stream(rng)) for enc in self.encoders_ if isinstance(enc, IdEncoder)]
+
+        def apply(df: pd.DataFrame) -> pd.DataFrame:
+            for name, stream in streams:
+                df[name] = stream(df[name])
+            return df
+        return apply
 
     def state(self) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
         metas, arrays = [], {}
