@@ -225,7 +225,7 @@ def sample_rows(
             offset += len(chunk)
             yield chunk
 
-    _, written = write_table_stream(checked(), destination, format)
+    _, written = write_table_stream(checked(), destination, format, expected_rows=rows)
     return written
 
 

@@ -78,10 +78,14 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, format: str) -> Path:
 
 
 def write_table_stream(chunks: Iterable[pd.DataFrame], path: str | os.PathLike,
-                       format: str) -> tuple[Path, int]:
+                       format: str, expected_rows: int | None = None) -> tuple[Path, int]:
     """Write a stream of DataFrames as one table, atomically, holding one chunk at a time:
     Parquet row groups through pyarrow's writer, or CSV appended chunk by chunk (the header
-    once). Returns the path and the rows written."""
+    once). Returns the path and the rows written.
+
+    With `expected_rows`, the size of the first chunk on disk gives an estimate of the whole
+    file; when the disk has less room than that (with a 20% margin), InputError is raised
+    and the partial file removed, before the rest is written."""
     if format not in WRITE_FORMATS:
         raise InputError(
             f"unknown output format {format!r}; use one of: {', '.join(WRITE_FORMATS)}"
@@ -105,12 +109,23 @@ def write_table_stream(chunks: Iterable[pd.DataFrame], path: str | os.PathLike,
                     chunk.to_csv(tmp, index=False, header=i == 0, mode=mode,
                                  compression=compression)
                 rows += len(chunk)
+                if i == 0 and expected_rows and expected_rows > rows:
+                    _check_room(tmp, rows, expected_rows, path)
         finally:
             if writer is not None:
                 writer.close()
 
     _atomic_write(path, write)
     return path, rows
+
+
+def _check_room(partial: Path, rows: int, expected_rows: int, path: Path) -> None:
+    needed = partial.stat().st_size / max(rows, 1) * (expected_rows - rows) * 1.2
+    free = shutil.disk_usage(partial.parent).free
+    if needed > free:
+        raise InputError(f"not enough disk space for {expected_rows:,} rows at {path.parent}: "
+                         f"about {needed / 2**30:.2f} GiB more needed (estimated from the "
+                         f"first {rows:,} rows), {free / 2**30:.2f} GiB free")
 
 
 def read_table_head(path: str | os.PathLike, n: int) -> pd.DataFrame:

@@ -178,3 +178,22 @@ def test_write_table_stream_leaves_nothing_when_the_stream_fails(tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
         write_table_stream(failing(), target, "parquet")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_table_stream_fails_early_when_the_disk_is_too_small(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from synthvae.io import write_table_stream
+    produced = []
+
+    def chunks():
+        for i in range(1000):
+            produced.append(i)
+            yield pd.DataFrame({"a": np.arange(1000) + i * 1000, "b": ["text"] * 1000})
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**9, 10**9 - 50_000, 50_000))
+    with pytest.raises(InputError, match="not enough disk space for 1,000,000 rows"):
+        write_table_stream(chunks(), tmp_path / "big.parquet", "parquet", expected_rows=1_000_000)
+    assert len(produced) == 1  # stopped after the first chunk
+    assert list(tmp_path.iterdir()) == []
