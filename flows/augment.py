@@ -8,7 +8,16 @@ synthetic ones. A column `--mark COL` can say which rows are synthetic.
 from __future__ import annotations
 
 # flows.common first: it sets Prefect's environment before Prefect is imported.
-from flows.common import COMPUTE_TASK, IO_TASK, RUNS, fail, positive_int, quiet_expected_errors, table_stem
+from flows.common import (
+    COMPUTE_TASK,
+    RUNS,
+    add_model_options,
+    fail,
+    fit_on_table,
+    positive_int,
+    quiet_expected_errors,
+    table_stem,
+)
 
 import argparse
 import json
@@ -24,12 +33,6 @@ from prefect import flow, get_run_logger, task
 from synthvae import Synthesizer
 from synthvae.columns import ConditionError
 from synthvae.io import WRITE_FORMATS, InputError, atomic_write_text, read_table, write_table
-
-
-@task(**COMPUTE_TASK)
-def fit_on_table(source: Path, model_dir: Path, seed: int, max_seconds: float | None) -> Path:
-    Synthesizer(random_state=seed, max_seconds=max_seconds).fit(read_table(source)).save(model_dir)
-    return model_dir
 
 
 @task(**COMPUTE_TASK)
@@ -102,15 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="keep the model's class mix (needs --rows)")
     parser.add_argument("--rows", type=positive_int, help="synthetic rows to add (default: as "
                         "many as the balance needs)")
-    parser.add_argument("--model", dest="model_dir", help="saved synthesizer folder (default: "
-                        "fit one to the input)")
     parser.add_argument("--output", dest="output_path",
                         help="output file (default: runs/<input name>-augmented.<format>)")
     parser.add_argument("--format", choices=WRITE_FORMATS, default="csv")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mark", help="add a boolean column of this name, True on synthetic rows")
-    parser.add_argument("--max-seconds", type=float, default=None,
-                        help="training time budget when fitting (default: no limit)")
+    add_model_options(parser)
     return parser
 
 

@@ -17,9 +17,11 @@ import sys  # noqa: E402
 from importlib import metadata  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from prefect import task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
-from synthvae.io import SUPPORTED_SUFFIXES, InputError  # noqa: E402
+from synthvae import Synthesizer  # noqa: E402
+from synthvae.io import SUPPORTED_SUFFIXES, InputError, read_table  # noqa: E402
 from synthvae.schema import SchemaViolation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,3 +112,19 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
     return versions
+
+
+@task(**COMPUTE_TASK)
+def fit_on_table(source: Path, model_dir: Path, seed: int, max_seconds: float | None) -> Path:
+    """Fit a default Synthesizer to a table and save it (for flows given no --model)."""
+    Synthesizer(random_state=seed, max_seconds=max_seconds).fit(read_table(source)).save(model_dir)
+    return model_dir
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--model, --seed and --max-seconds, as the flows that can fit their own model take them."""
+    parser.add_argument("--model", dest="model_dir", help="saved synthesizer folder (default: "
+                        "fit one to the input itself)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--max-seconds", type=positive_float, default=None,
+                        help="training time budget when fitting (default: no limit)")

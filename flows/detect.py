@@ -12,6 +12,8 @@ from __future__ import annotations
 # flows.common first: it sets Prefect's environment before Prefect is imported.
 from flows.common import (
     COMPUTE_TASK,
+    add_model_options,
+    fit_on_table,
     IO_TASK,
     RUNS,
     fail,
@@ -39,12 +41,6 @@ from synthvae.io import WRITE_FORMATS, InputError, atomic_write_text, read_table
 
 WHY_COLUMNS = 3  # columns named in "why"
 ARTIFACT = "synthvae-anomalies"
-
-
-@task(**COMPUTE_TASK)
-def fit_on_table(source: Path, model_dir: Path, seed: int, max_seconds: float | None) -> Path:
-    Synthesizer(random_state=seed, max_seconds=max_seconds).fit(read_table(source)).save(model_dir)
-    return model_dir
 
 
 @task(**COMPUTE_TASK)
@@ -119,17 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m flows.detect",
         description="Rank a table's rows by anomaly score, with per-column explanations.")
     parser.add_argument("--input", dest="input_path", required=True, help="table to score")
-    parser.add_argument("--model", dest="model_dir", help="saved synthesizer folder (default: "
-                        "fit one to the input itself)")
     parser.add_argument("--top", type=positive_int, default=100,
                         help="rows to write, most unusual first (default: 100)")
     parser.add_argument("--output", dest="output_path",
                         help="output file (default: runs/<input name>-anomalies.<format>)")
     parser.add_argument("--format", choices=WRITE_FORMATS, default="csv",
                         help="output format (default: csv)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--max-seconds", type=float, default=None,
-                        help="training time budget when fitting (default: no limit)")
+    add_model_options(parser)
     return parser
 
 

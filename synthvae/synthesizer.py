@@ -175,6 +175,16 @@ class Synthesizer:
         for an open end), or `None` for null. A condition the model cannot meet (a column or
         value never seen, a range outside the observed one) raises `ConditionError`.
         """
+        chunks = list(self.iter_sample(n, random_state, conditions))
+        if not chunks:  # n = 0: the columns and dtypes, no rows
+            return self._sample_chunk(0, np.random.SeedSequence(0))
+        return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+
+    def iter_sample(self, n: int, random_state: int | None = None,
+                    conditions: dict[str, Any] | None = None) -> Iterator[pd.DataFrame]:
+        """`sample(n, ...)` as a stream of DataFrames of up to 65,536 rows each, in constant
+        memory: their concatenation equals `sample(n, ...)` with the same arguments. The
+        arguments are checked here, before the first chunk is asked for."""
         self._check_fitted()
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}")
@@ -183,29 +193,6 @@ class Synthesizer:
             if not isinstance(conditions, dict):
                 raise ConditionError(f"conditions must be a dict of column: value, got "
                                      f"{type(conditions).__name__}")
-            classes, intervals, per_column = self.encoder_.constrain(conditions)
-            constraint = (as_constraints(classes, intervals), per_column)
-        if random_state is None:
-            seed = np.random.SeedSequence([self._sample_seed, self._draws])
-            self._draws += 1
-        else:
-            seed = np.random.SeedSequence(random_state)
-        chunks = list(self._chunks(n, seed, constraint))
-        if not chunks:
-            return self._sample_chunk(0, seed, constraint)
-        if len(chunks) == 1:
-            return chunks[0]
-        return pd.concat(chunks, ignore_index=True)
-
-    def iter_sample(self, n: int, random_state: int | None = None,
-                    conditions: dict[str, Any] | None = None) -> Iterator[pd.DataFrame]:
-        """`sample(n, ...)` as a stream of DataFrames of up to 65,536 rows each, in constant
-        memory: their concatenation equals `sample(n, ...)` with the same arguments."""
-        self._check_fitted()
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-            raise ValueError(f"n must be a non-negative integer, got {n!r}")
-        constraint = None
-        if conditions:
             classes, intervals, per_column = self.encoder_.constrain(conditions)
             constraint = (as_constraints(classes, intervals), per_column)
         if random_state is None:
