@@ -53,6 +53,8 @@ from synthvae import Synthesizer
 from synthvae.columns import ConditionError, TableEncoder
 from synthvae.conditional import parse_where
 from synthvae.evaluate import score, sdmetrics_metadata
+from synthvae.catalog import check_name
+from synthvae.catalog import publish as publish_version
 from synthvae.privacy import PrivacyGate, check_privacy_options, privacy_report
 from synthvae.report_html import write_report as write_html_report
 from synthvae.io import (
@@ -277,6 +279,12 @@ def write_report(report: dict[str, Any], destination: Path) -> Path:
     return atomic_write_text(destination, json.dumps(report, indent=2) + "\n")
 
 
+@task(**IO_TASK)
+def publish_run(output: Path, dataset: str, catalog: str | None) -> Path:
+    """The finished output folder as the next immutable version of `dataset` in the catalog."""
+    return publish_version(output, dataset, catalog)
+
+
 @task(**COMPUTE_TASK)
 def render_html(
     report: dict[str, Any], train: Path, synthetic: Path, schema: Path, destination: Path
@@ -327,6 +335,8 @@ def generate(
     dp_epsilon: float | None = None,
     dp_delta: float | None = None,
     model_dir: str | None = None,
+    publish: str | None = None,
+    catalog: str | None = None,
 ) -> dict[str, Any]:
     """Fit a VAE synthesizer to a table and write `rows` synthetic rows, a report and the model.
 
@@ -439,6 +449,9 @@ def generate(
             shutil.rmtree(staging / "model")
             logger.error("privacy gate failed: %s", _gate_words(failures))
     publish_artifacts(report)
+    if publish and not withheld:
+        report["published"] = str(publish_run(output, publish, catalog))
+        logger.info("published %s as %s", output, report["published"])
     if withheld:
         raise PrivacyGateFailed(
             f"privacy gate failed, so the synthetic rows were not published "
@@ -515,6 +528,11 @@ HELP = {
         "train with DP-SGD (Opacus) to this epsilon; the epsilon spent goes in the report"
     ),
     "dp_delta": "DP delta",
+    "publish": (
+        "after a successful run (and a passed gate, when enforced), publish the output as the "
+        "next version of this catalog dataset"
+    ),
+    "catalog": "catalog root",
     "model_dir": (
         "a saved synthesizer folder (a run's model/): sample from it instead of training; "
         "privacy is then not scored"
@@ -534,6 +552,8 @@ SHOWN_DEFAULTS = {
     "dp_epsilon": "no DP",
     "dp_delta": "1 / n^1.1 for n training rows",
     "model_dir": "train a new one",
+    "publish": "not published",
+    "catalog": "$SYNTHVAE_CATALOG, else data/catalog/",
 }
 
 
@@ -643,6 +663,8 @@ def summary(report: dict[str, Any], wall_seconds: float, draft: bool = False) ->
     lines.append(
         f"  report {output / 'report.html'} (and report.json); wall time {wall_seconds:.1f} s"
     )
+    if report.get("published"):
+        lines.append(f"  published to the catalog: {report['published']}")
     if draft:
         lines.append(
             f"  schema: none given, so a draft was inferred from the input: "
@@ -682,6 +704,13 @@ def _check_input(params: dict[str, Any]) -> bool:
         )
     except ValueError as err:
         raise InputError(str(err)) from None
+    if params["publish"]:
+        try:
+            check_name(params["publish"], "dataset")
+        except ValueError as err:
+            raise InputError(f"--publish: {err}") from None
+        if params["format"] != "parquet":
+            raise InputError("--publish needs --format parquet: the catalog serves Parquet")
     if params["model_dir"]:
         try:
             model = Synthesizer.load(params["model_dir"])

@@ -189,6 +189,8 @@ def test_a_run_that_fails_the_privacy_gate_publishes_no_rows(run_cli, adult_samp
 
 
 @pytest.mark.parametrize("args, words", [
+    (["--publish", "../evil"], "--publish:"),
+    (["--publish", "adult", "--format", "csv"], "needs --format parquet"),
     (["--gate-attack-risk", "1.5"], "must be a number in [0, 1]"),
     (["--sensitive", "salary"], "sensitive column 'salary' is not a column"),
     (["--privacy-gate", "--holdout-fraction", "0"], "needs held-back rows"),
@@ -204,6 +206,7 @@ def test_a_saved_model_streams_many_rows_without_training(run_cli, generated, sa
     result = run_cli(
         "flows.generate", "--input", sample_csv, "--schema", ADULT_SCHEMA, "--output", output,
         "--model", first / "model", "--rows", "70000",  # two chunks, streamed
+        "--publish", "adult-sample", "--catalog", tmp_path / "catalog",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_table(output / "synthetic.parquet")
@@ -213,6 +216,10 @@ def test_a_saved_model_streams_many_rows_without_training(run_cli, generated, sa
     assert report["fit"]["model_from"] == str(first / "model") and "fit" not in report["timings"]
     assert report["privacy_report"] is None and report["holdout_rows"] == 0
     assert (output / "model" / "model.safetensors").is_file()
+    from synthvae.catalog import load_manifest
+    manifest = load_manifest("adult-sample", "latest", tmp_path / "catalog")  # verifies hashes
+    assert manifest["version"] == "1" and manifest["rows"] == 70_000
+    assert "published to the catalog" in result.stdout
 
 
 def test_model_option_refuses_a_model_for_another_table(run_cli, generated, tmp_path):
