@@ -14,7 +14,6 @@ numeric bounds kept).
 from __future__ import annotations
 
 import argparse
-import string
 import sys
 import time
 from pathlib import Path
