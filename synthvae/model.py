@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fused
+
 _LOG_2PI = math.log(2 * math.pi)
 GENERATE_BLOCK = 8192  # rows decoded together when sampling
 
@@ -168,8 +170,12 @@ class AutoregressiveHeads(nn.Module):
     def sample(self, h: torch.Tensor, generator: torch.Generator | None,
                temperature: float = 1.0, constraints: Constraints | None = None,
                greedy: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Draws slot by slot: classes by Gumbel-max (an exact softmax sample), values from
+        """Draws slot by slot: classes by inverse CDF (an exact softmax sample), values from
         their Gaussians; `greedy` takes each slot's most likely class or its mean instead.
+
+        Each row's randomness is drawn up front, one uniform per discrete slot and one
+        normal per continuous slot, so the fused CPU kernel (`synthvae.fused`), which takes
+        the plain case, draws the very same rows as this loop.
 
         `constraints` restricts some slots (allowed classes, or a value interval); each such
         slot is drawn from its distribution renormalised to what is allowed, and the log of
@@ -177,12 +183,19 @@ class AutoregressiveHeads(nn.Module):
         weighting rows by it turns these draws into draws conditioned on the constraints
         (sequential importance sampling).
         """
+        n = len(h)
+        u = torch.rand(n, self.n_discrete, generator=generator, device=h.device)
+        eps = torch.randn(n, self.n_continuous, generator=generator, device=h.device)
         base = self.from_hidden(h)
-        context = torch.zeros_like(base)
-        codes = torch.zeros(len(h), self.n_discrete, dtype=torch.long)
-        values = torch.zeros(len(h), self.n_continuous)
-        log_weight = torch.zeros(len(h))
+        log_weight = base.new_zeros(n)
         constraints = constraints or Constraints()
+        if (not greedy and not constraints.classes and not constraints.intervals
+                and not len(self.layers) and base.device.type == "cpu" and fused.enabled()):
+            values, codes = fused.sample_slots(self, base, u, eps, temperature)
+            return values, codes, log_weight
+        context = torch.zeros_like(base)
+        codes = torch.zeros(n, self.n_discrete, dtype=torch.long, device=h.device)
+        values = base.new_zeros(n, self.n_continuous)
         for slot in self.order.tolist():
             g = self._state(base + context)
             if slot < self.n_discrete:
@@ -192,11 +205,17 @@ class AutoregressiveHeads(nn.Module):
                     masked = logits.masked_fill(~allowed, -math.inf)
                     log_weight += torch.logsumexp(masked, 1) - torch.logsumexp(logits, 1)
                     logits = masked
-                if not greedy:
-                    u = torch.rand(logits.shape, generator=generator).clamp_(1e-10, 1.0)
-                    logits = logits - torch.log(-torch.log(u))
-                codes[:, slot] = torch.argmax(logits, dim=1)
-                context += self.code_embedding(codes[:, slot] + self.offsets[slot])
+                if greedy:
+                    code = torch.argmax(logits, dim=1)
+                else:
+                    cdf = torch.softmax(logits, 1).cumsum(1)
+                    target = u[:, slot:slot + 1] * cdf[:, -1:]
+                    code = (cdf[:, :-1] <= target).sum(1)
+                    if allowed is not None:  # rounding must never land on a forbidden class
+                        last = int(torch.nonzero(allowed)[-1])
+                        code = torch.where(allowed[code], code, last)
+                codes[:, slot] = code
+                context += self.code_embedding(code + self.offsets[slot])
             else:
                 k = slot - self.n_discrete
                 mean, logvar = self._continuous_params(g, k)
@@ -206,14 +225,15 @@ class AutoregressiveHeads(nn.Module):
                     a, b = (bounds[0] - mean) / std, (bounds[1] - mean) / std
                     low, high = torch.special.ndtr(a), torch.special.ndtr(b)
                     log_weight += torch.log((high - low).clamp_min(1e-30))
-                    u = 0.5 if greedy else torch.rand(mean.shape, generator=generator)
-                    p = (low + u * (high - low)).clamp(1e-12, 1 - 1e-12)
+                    # Phi(eps) is uniform: the truncated draw reuses the row's normal
+                    q = 0.5 if greedy else torch.special.ndtr(eps[:, k])
+                    p = (low + q * (high - low)).clamp(1e-12, 1 - 1e-12)
                     values[:, k] = torch.minimum(torch.maximum(mean + std * torch.special.ndtri(p),
                                                  mean.new_tensor(bounds[0])), mean.new_tensor(bounds[1]))
                 elif greedy:
                     values[:, k] = mean
                 else:
-                    values[:, k] = mean + std * torch.randn(mean.shape, generator=generator)
+                    values[:, k] = mean + std * eps[:, k]
                 context += self._embed_values(values[:, k], k)
         return values, codes, log_weight
 

@@ -42,7 +42,7 @@ class GaussianMixturePrior:
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """(n, latent_dim) float32 draws: pick a component per row, then mean + L @ eps."""
         counts = rng.multinomial(n, self.weights_)
-        eps = rng.standard_normal((n, self.means_.shape[1])).astype(np.float32)
+        eps = rng.standard_normal((n, self.means_.shape[1]), dtype=np.float32)
         z = np.empty_like(eps)
         start = 0
         for k in np.flatnonzero(counts):  # one matrix product per component, not per row

@@ -181,13 +181,23 @@ class Synthesizer:
         return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
     def iter_sample(self, n: int, random_state: int | None = None,
-                    conditions: dict[str, Any] | None = None) -> Iterator[pd.DataFrame]:
+                    conditions: dict[str, Any] | None = None, start: int = 0
+                    ) -> Iterator[pd.DataFrame]:
         """`sample(n, ...)` as a stream of DataFrames of up to 65,536 rows each, in constant
         memory: their concatenation equals `sample(n, ...)` with the same arguments. The
-        arguments are checked here, before the first chunk is asked for."""
+        arguments are checked here, before the first chunk is asked for.
+
+        `start` (a multiple of SAMPLE_CHUNK) skips ahead: the stream is then rows start ...
+        start + n - 1 of `sample(start + n, ...)`, drawn without drawing the rows before
+        them. That lets shards of one sample run apart, on other processes or machines,
+        and still make exactly the rows (ids included) one process would have made."""
         self._check_fitted()
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        for name, value in (("n", n), ("start", start)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if start % SAMPLE_CHUNK:
+            raise ValueError(f"start must be a multiple of {SAMPLE_CHUNK:,} (SAMPLE_CHUNK), "
+                             f"got {start:,}")
         constraint = None
         if conditions:
             if not isinstance(conditions, dict):
@@ -200,16 +210,26 @@ class Synthesizer:
             self._draws += 1
         else:
             seed = np.random.SeedSequence(random_state)
-        return self._chunks(n, seed, constraint)
+        return self._chunks(n, seed, constraint, start)
 
     def _chunks(self, n: int, seed: np.random.SeedSequence,
-                constraint: tuple[Constraints, dict] | None) -> Iterator[pd.DataFrame]:
+                constraint: tuple[Constraints, dict] | None, start: int = 0
+                ) -> Iterator[pd.DataFrame]:
         """Chunks with fixed seeds (so rows do not depend on how they are consumed), with id
-        columns kept unique across the whole stream."""
-        ids = self.encoder_.id_stream(np.random.default_rng(seed.spawn(1)[0]))
-        for start, child in zip(range(0, n, SAMPLE_CHUNK),
-                                seed.spawn(max(1, -(-n // SAMPLE_CHUNK)))):
-            yield ids(self._sample_chunk(min(SAMPLE_CHUNK, n - start), child, constraint))
+        columns unique across the whole stream. Chunk i's seed is the seed's child i + 1 and
+        the ids' key comes from child 0, each made directly, so any chunk can be drawn
+        without the ones before it."""
+        def child(i: int) -> np.random.SeedSequence:
+            return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, i),
+                                          pool_size=seed.pool_size)
+
+        key = int(child(0).generate_state(1, np.uint64)[0])
+        ids = self.encoder_.id_stream(key, start=start)
+        first = start // SAMPLE_CHUNK
+        for offset in range(0, n, SAMPLE_CHUNK):
+            rows = min(SAMPLE_CHUNK, n - offset)
+            yield ids(self._sample_chunk(rows, child(1 + first + offset // SAMPLE_CHUNK),
+                                         constraint))
 
     @torch.no_grad()
     def _sample_chunk(self, n: int, seed: np.random.SeedSequence,

@@ -341,6 +341,114 @@ def test_ids_with_nulls_come_back_with_about_the_same_null_rate():
     assert_fresh_ids(out.dropna(), real.dropna())
 
 
+def id_encoders() -> dict[str, IdEncoder]:
+    """Id columns of each sort: integer, long and narrow string shapes, hex, with nulls."""
+    rng = np.random.default_rng(0)
+    with_nulls = pd.Series([f"ORD{i:06d}" for i in range(4000)], name="order_id")
+    return {
+        "integer": fitted(IdEncoder, pd.Series(rng.permutation(5000) + 10_000, name="n_id")),
+        "integer with nulls": fitted(IdEncoder, pd.Series(
+            np.arange(4000.0), name="n_null").mask(rng.random(4000) < 0.25)),
+        "long": fitted(IdEncoder, pd.Series([f"CUST-{i:05d}" for i in range(0, 20_000, 2)],
+                                            name="customer")),
+        # 16,000 values of which 900 are real: runs out long before 1,000,000 rows
+        "narrow": fitted(IdEncoder, pd.Series([f"C-{i:03d}" for i in range(900)], name="narrow")),
+        "hex": fitted(IdEncoder, pd.Series([f"{v:08x}" for v in rng.integers(0, 2**32, 5000)],
+                                           name="hex_id")),
+        "with nulls": fitted(IdEncoder, with_nulls.mask(rng.random(4000) < 0.25)),
+    }
+
+
+@pytest.mark.parametrize("sort", ["integer", "integer with nulls", "long", "narrow", "hex",
+                                  "with nulls"])
+def test_ids_at_positions_are_the_same_however_the_rows_are_split(sort):
+    enc = id_encoders()[sort]
+    whole = enc.ids(0, 200_000, key=11)
+    parts = pd.concat([enc.ids(0, 70_000, key=11), enc.ids(70_000, 80_000, key=11),
+                       enc.ids(150_000, 50_000, key=11)], ignore_index=True)
+    pd.testing.assert_series_equal(parts, whole)
+    assert whole.dtype == enc.ids(0, 10, key=11).dtype
+    present = whole.dropna()
+    assert present.is_unique
+    if "nulls" in sort:
+        assert 0.2 < whole.isna().mean() < 0.3
+    else:
+        assert whole.notna().all()
+
+
+@pytest.mark.parametrize("sort", ["narrow", "hex"])
+def test_a_million_ids_are_unique_and_never_real(sort):
+    enc = id_encoders()[sort]
+    ids = enc.ids(0, 1_000_000, key=3)
+    assert ids.notna().all() and ids.is_unique
+    assert not np.isin(pd.util.hash_array(ids.to_numpy(dtype=object)), enc.real_hashes_).any()
+    shape = {"narrow": r"[0-9A-F]-\d{3}", "hex": r"[0-9a-f]{8}"}[sort]
+    if sort == "narrow":
+        # its 16,000 values run out: later ids take more digits, all from the same rows on
+        assert ids.head(10_000).str.fullmatch(shape).mean() > 0.9
+        assert ids.tail(500_000).str.fullmatch(r"[0-9A-F]-\d{5}").all()
+    else:
+        assert ids.str.fullmatch(shape).mean() > 0.999
+
+
+@pytest.mark.parametrize("prefix", ["", "É-"])  # and a literal beyond ASCII
+def test_ids_avoid_real_ones_even_where_most_values_are_real(prefix):
+    # 9,000 of the 10,000 four-digit ids are real, and 60,000 of the 100,000 five-digit ones
+    # a widened shape gives: the ids that would equal them move on to wider shapes.
+    rng = np.random.default_rng(0)
+    real = pd.Series([f"{prefix}{i:04d}" for i in rng.permutation(10_000)[:9000]]
+                     + [f"{prefix}{i:05d}" for i in rng.permutation(100_000)[:60_000]],
+                     name="code")
+    enc = fitted(IdEncoder, real)
+    assert enc.template_ == prefix + "9999"
+    assert enc.real_values_.dtype == np.uint32  # too few bits to give a real id back
+    ids = enc.ids(0, 300_000, key=5)
+    assert ids.is_unique and not ids.isin(set(real)).any()
+    # a model saved before real_values_ checks every id by hash, and gives the same ids
+    old = IdEncoder.from_state(*_without(enc.state(), "real_values"))
+    assert old.real_values_ is None
+    pd.testing.assert_series_equal(old.ids(0, 300_000, key=5), ids)
+
+
+def _without(state, array):
+    meta, arrays = state
+    return meta, {k: v for k, v in arrays.items() if k != array}
+
+
+def test_ids_depend_on_the_key():
+    for enc in id_encoders().values():
+        a, b = enc.ids(0, 20_000, key=1), enc.ids(0, 20_000, key=2)
+        pd.testing.assert_series_equal(enc.ids(0, 20_000, key=1), a)
+        if not enc.integer_:
+            assert (a != b).mean() > 0.99
+        if enc.null_rate_ > 0:
+            assert (a.isna() != b.isna()).any()
+
+
+def test_id_stream_keeps_nothing_but_the_position():
+    df = pd.DataFrame({"row_id": np.arange(300), "age": np.arange(300) % 90,
+                       "customer": [f"CUST-{i:05d}" for i in range(300)]})
+    table = TableEncoder({"row_id": "id", "customer": "id"}).fit(df, np.random.default_rng(0))
+    before = [dict(vars(enc)) for enc in table.encoders_]
+
+    def run(start: int, sizes: list[int]) -> pd.DataFrame:
+        stream = table.id_stream(key=9, start=start)
+        out = [stream(df.head(0).reindex(range(k)).assign(age=0)) for k in sizes]
+        cells = {type(c.cell_contents).__name__ for c in stream.__closure__}
+        assert cells <= {"int", "list"}  # the key, the position, the id encoders
+        return pd.concat(out, ignore_index=True)
+
+    whole = run(0, [5000] * 40)
+    shards = pd.concat([run(0, [7000] * 10), run(70_000, [30_000, 50_000, 50_000])],
+                       ignore_index=True)
+    pd.testing.assert_frame_equal(shards, whole)
+    assert whole["row_id"].tolist() == list(range(300, 200_300))
+    assert whole["customer"].is_unique and not whole["customer"].isin(set(df["customer"])).any()
+    for enc, state in zip(table.encoders_, before):
+        assert vars(enc).keys() == state.keys()
+        assert all(vars(enc)[k] is v for k, v in state.items())
+
+
 def test_text_stand_ins_never_equal_a_real_value():
     real = names(2000)
     assert detect_kind(real) == "text"

@@ -14,6 +14,7 @@ from synthvae.schema import (
     infer_schema,
     load_schema,
     validate,
+    witness_rows,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -231,3 +232,52 @@ def test_wrong_dtype_is_reported_once_not_as_crashed_range_checks(adult, adult_s
     with pytest.raises(SchemaViolation) as caught:
         validate(bad, adult_schema)
     assert [p["rule"] for p in caught.value.problems] == ["dtype must be int64, got object"]
+
+
+def _verdict(df: pd.DataFrame, schema: TableSchema, monkeypatch, witness: bool):
+    monkeypatch.setattr("synthvae.schema.WITNESS_FROM_ROWS", 0 if witness else 10**12)
+    try:
+        validate(df, schema)
+        return None
+    except SchemaViolation as err:
+        return str(err)
+
+
+CORRUPTIONS = {
+    "none": lambda t: None,
+    "age above the maximum": lambda t: t.__setitem__("age", t["age"].where(t.index != 777, 500)),
+    "age below the minimum, twice": lambda t: t.__setitem__(
+        "age", t["age"].where(~t.index.isin([3, 30_003]), 1)),
+    "unseen category": lambda t: t.__setitem__(
+        "workclass", t["workclass"].where(t.index != 12_345, "Astronaut")),
+    "null where none are allowed": lambda t: t.__setitem__(
+        "education", t["education"].where(t.index != 30_000, None)),
+    "a number among strings": lambda t: t.__setitem__(
+        "native-country", t["native-country"].astype(object).where(t.index != 5, 7)),
+}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+def test_witness_rows_give_the_same_verdict_and_report_as_every_row(
+        corruption, adult, adult_schema, monkeypatch):
+    table = adult.copy()
+    CORRUPTIONS[corruption](table)
+    by_witness = _verdict(table, adult_schema, monkeypatch, witness=True)
+    assert by_witness == _verdict(table, adult_schema, monkeypatch, witness=False)
+    assert (by_witness is None) == (corruption == "none")
+
+
+def test_witness_rows_catch_repeats_patterns_and_bounds_on_a_mixed_table(monkeypatch):
+    table = small_mixed_table(5_000)
+    schema = infer_schema(table, "customers")
+    assert _verdict(table, schema, monkeypatch, witness=True) is None
+    repeated = table.copy()
+    repeated.loc[4_321, "customer_id"] = repeated.loc[17, "customer_id"]
+    late = table.copy()
+    late["seen_at"] = late["seen_at"].where(late.index != 4_000, pd.Timestamp("2100-01-01"))
+    for bad in (repeated, late):
+        by_witness = _verdict(bad, schema, monkeypatch, witness=True)
+        assert by_witness is not None
+        assert by_witness == _verdict(bad, schema, monkeypatch, witness=False)
+    picked = witness_rows(table, schema)
+    assert len(picked) < len(table) / 2  # the point: far fewer rows than the table

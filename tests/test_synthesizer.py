@@ -428,3 +428,22 @@ def test_iter_sample_streams_exactly_the_rows_of_sample(adult, fitted):
     chunks = list(fitted.iter_sample(n, random_state=4))
     assert [len(c) for c in chunks] == [65_536, n - 65_536]
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)
+
+
+def test_shards_started_apart_make_exactly_the_rows_of_one_sample(mixed_fitted):
+    """What sharded sampling (flows.generate --workers) relies on: ids included."""
+    from synthvae.synthesizer import SAMPLE_CHUNK
+    n = 2 * SAMPLE_CHUNK + 5_000
+    whole = mixed_fitted.sample(n, random_state=11)
+    shards = [pd.concat(mixed_fitted.iter_sample(size, random_state=11, start=start),
+                        ignore_index=True)
+              for start, size in ((0, SAMPLE_CHUNK), (SAMPLE_CHUNK, SAMPLE_CHUNK + 5_000))]
+    pd.testing.assert_frame_equal(pd.concat(shards, ignore_index=True), whole)
+    ids = [c for c, k in mixed_fitted.column_kinds_.items() if k == "id"]
+    assert ids and all(whole[c].dropna().is_unique for c in ids)
+
+
+@pytest.mark.parametrize("start", [-65_536, 1_000, 1.5])
+def test_iter_sample_refuses_a_start_off_the_chunk_grid(fitted, start):
+    with pytest.raises(ValueError, match="start"):
+        fitted.iter_sample(10, start=start)

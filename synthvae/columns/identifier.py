@@ -1,14 +1,22 @@
 """Identifier columns: regenerated as fresh unique ids in the same shape, never copied.
 
 An id carries no distribution worth learning and copying one would link a synthetic row to a
-real person, so ids are not modelled at all. Integer ids continue above the largest real one;
-string ids follow the column's most common shape ("CUST-00042" gives "AAAA-99999"), filled
-with random characters of each position's class, and any clash with a real id (checked by
-hash, so the model file holds no real ids) or with another generated id is drawn again.
+real person, so ids are not modelled at all. Each generated id is a pure function of the
+fitted column, a key (drawn from the run's seed) and the row's position in the whole output,
+so rows sampled in separate chunks, processes or machines agree with no state shared between
+them and none kept as rows go by:
+
+- integer ids count on from above the largest real id by position;
+- string ids follow the column's most common shape ("CUST-00042" gives "AAAA-99999"): a keyed
+  pseudorandom permutation of the shape's values sends each position to its own value, so ids
+  look random yet never repeat. One that equals a real id (checked by hash, so the model file
+  holds no real ids) is replaced by one a character longer that no position takes;
+- which rows are null is a keyed hash of the position, compared with the real null rate.
 """
 from __future__ import annotations
 
 import string
+import zlib
 from typing import Any
 
 import numpy as np
@@ -18,6 +26,19 @@ from .base import ColumnEncoder, Encoded, as_series
 
 _CLASSES = {"9": string.digits, "A": string.ascii_uppercase, "a": string.ascii_lowercase,
             "F": "0123456789ABCDEF", "f": "0123456789abcdef"}
+_CODES = {c: np.array([ord(ch) for ch in chars], np.uint32) for c, chars in _CLASSES.items()}
+_DIGITS = {c: np.array([chars.find(chr(i)) for i in range(128)], np.int64)
+           for c, chars in _CLASSES.items()}  # ASCII code -> digit, -1 outside the class
+
+# The permutation covers at most _CAP values of a shape (the rightmost characters; UUIDs have
+# 2^128): more than any output has rows, and the rest of a long id is a keyed hash of that
+# value. Widened shapes, ten times larger each, stop at _LIMIT so the Feistel halves of
+# cycle-walking stay within uint64.
+_CAP, _LIMIT = 2**48, 2**62
+_ROUNDS = 6
+_M64 = 2**64 - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_NULL_SALT, _FINGERPRINT_SALT = 0x6E756C6C, 0x66696E67
 
 
 class IdEncoder(ColumnEncoder):
@@ -32,12 +53,13 @@ class IdEncoder(ColumnEncoder):
         if self.integer_:
             self.start_ = int(observed.max()) + 1 if len(observed) else 1
             self.template_ = ""
-            self.real_hashes_ = np.zeros(0, np.uint64)
+            self.real_hashes_, self.real_values_ = np.zeros(0, np.uint64), np.zeros(0, np.uint32)
         else:
             text = observed.astype(str)
             self.start_ = 0
             self.template_ = _template(text)
             self.real_hashes_ = np.unique(pd.util.hash_array(text.to_numpy(dtype=object)))
+            self.real_values_ = _real_values(text, self.template_)
         return self
 
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
@@ -45,60 +67,78 @@ class IdEncoder(ColumnEncoder):
 
     def decode(self, continuous: np.ndarray, discrete: np.ndarray,
                rng: np.random.Generator) -> pd.Series:
-        n = len(continuous)
-        nulls = rng.random(n) < self.null_rate_ if self.null_rate_ > 0 else None
-        if self.integer_:
-            return as_series(self.start_ + np.arange(n, dtype=np.int64), self.dtype, self.name, nulls)
-        return as_series(self._fresh_strings(n, rng), self.dtype, self.name, nulls)
+        # Decoded on their own, rows are positions 0.. under a fresh key; sampling replaces
+        # them with ids at the rows' positions in the whole output (TableEncoder.id_stream).
+        return self.ids(0, len(continuous), int(rng.integers(2**63)))
 
-    def stream(self, rng: np.random.Generator):
-        """A function over successive chunks of decoded ids that keeps them unique across all
-        chunks: integers numbered on from the largest real id, strings that repeat an earlier
-        chunk's (tracked by hash, 8 bytes an id) drawn again."""
-        state = {"next": self.start_, "seen": np.zeros(0, np.uint64)}
+    def ids(self, start: int, n: int, key: int) -> pd.Series:
+        """The ids of the rows at positions start..start+n-1 of an output drawn under `key`:
+        unique over all positions, never a real id, and the same however the positions are
+        split between calls."""
+        key = _hash(key, zlib.crc32(str(self.name).encode()))  # id columns differ under one key
+        position = np.arange(start, start + n, dtype=np.uint64)
+        nulls = None
+        if self.null_rate_ > 0:
+            u = (_mix(position * np.uint64(_GOLDEN) + np.uint64(_hash(key, _NULL_SALT))) >> 11)
+            nulls = u * 2.0**-53 < self.null_rate_
+        values = (self.start_ + position.astype(np.int64) if self.integer_
+                  else self._strings(position, key))
+        return as_series(values, self.dtype, self.name, nulls)
 
-        def apply(s: pd.Series) -> pd.Series:
-            s = s.copy()
-            present = s.notna().to_numpy()
-            if self.integer_:
-                count = int(present.sum())
-                s[present] = state["next"] + np.arange(count, dtype=np.int64)
-                state["next"] += count
-                return s.astype(self.dtype) if not (~present).any() else s
-            for _ in range(50):
-                hashes = pd.util.hash_array(s.to_numpy(dtype=object))
-                repeated = (np.isin(hashes, state["seen"]) | s.duplicated().to_numpy()) & present
-                if not repeated.any():
-                    state["seen"] = np.union1d(state["seen"], hashes[present])
-                    return s
-                s[repeated] = self._fresh_strings(int(repeated.sum()), rng)
-            raise RuntimeError(f"column {self.name!r}: could not draw unique fresh ids")
-        return apply
+    def _strings(self, position: np.ndarray, key: int) -> np.ndarray:
+        # Tier t spells ids in the shape widened by t digits, whose permuted part takes
+        # sizes[t] = sizes[0] * 10**t values. A position belongs to the first tier larger than
+        # it and is that tier's value, so tier t+1's positions start at sizes[t] and its values
+        # below sizes[t] are free: an id that is real moves to the one at its permuted value
+        # there. That keeps every id unique and a function of its position alone, and as the
+        # tier follows from the position, all shards widen a narrow shape at the same rows.
+        sizes, n_free = _tiers(self.template_)
+        tier = np.searchsorted(np.array(sizes, dtype=np.uint64), position, side="right")
+        value = position.copy()
+        out = np.empty(len(position), dtype=object)
+        for t in range(int(tier.min()) if len(tier) else len(sizes), len(sizes)):
+            rows = np.flatnonzero(tier == t)
+            permuted = _permute(value[rows], sizes[t], _hash(key, t))
+            text = _spell(permuted, self.template_ + "9" * t, n_free + t, key)
+            out[rows] = text
+            real = self._real(text, permuted, t)
+            value[rows[real]], tier[rows[real]] = permuted[real], t + 1
+            if tier.max() <= t:
+                break
+        if len(tier) and tier.max() >= len(sizes):
+            raise RuntimeError(f"column {self.name!r}: no room for ids at rows up to "
+                               f"{int(position.max())}")
+        return out
 
-    def _fresh_strings(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        template = self.template_
-        out = _fill(template, n, rng)
-        for _ in range(50):
-            hashes = pd.util.hash_array(out)
-            clash = np.isin(hashes, self.real_hashes_) | pd.Series(hashes).duplicated().to_numpy()
-            if not clash.any():
-                return out
-            # Shapes with few possible values run out of room: widen them with digits.
-            template = template + "9" if clash.mean() > 0.2 else template
-            out[clash] = _fill(template, int(clash.sum()), rng)
-        raise RuntimeError(f"column {self.name!r}: could not draw {n} unique fresh ids")
+    def _real(self, text: np.ndarray, permuted: np.ndarray, tier: int) -> np.ndarray:
+        """Which of a tier's ids are real. Hashing every id would take most of the time, so
+        only those whose permuted value a real id has are hashed; models saved before
+        real_values_ existed hash them all."""
+        candidates = np.arange(len(text))
+        if self.real_values_ is not None:
+            if not len(self.real_values_):
+                return candidates[:0]
+            fingerprint, known = _fingerprint(permuted, tier), self.real_values_
+            at = np.searchsorted(known, fingerprint).clip(max=len(known) - 1)
+            candidates = np.flatnonzero(known[at] == fingerprint)
+        if not len(candidates) or not len(self.real_hashes_):
+            return candidates[:0]
+        return candidates[np.isin(pd.util.hash_array(text[candidates]), self.real_hashes_)]
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super().state()
         meta.update(null_rate=self.null_rate_, integer=self.integer_, start=self.start_,
                     template=self.template_)
         arrays.update(real_hashes=self.real_hashes_)
+        if self.real_values_ is not None:
+            arrays.update(real_values=self.real_values_)
         return meta, arrays
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.null_rate_, self.integer_ = meta["null_rate"], meta["integer"]
         self.start_, self.template_ = meta["start"], meta["template"]
         self.real_hashes_ = arrays["real_hashes"]
+        self.real_values_ = arrays.get("real_values")
 
 
 def _template(text: pd.Series) -> str:
@@ -120,13 +160,109 @@ def _template(text: pd.Series) -> str:
     return shape if sum(c in _CLASSES for c in shape) >= 4 else shape + "9999"
 
 
-def _fill(template: str, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n random strings of the template's shape, one character column at a time."""
-    columns = []
-    for c in template:
-        if c in _CLASSES:
-            pool = np.array(list(_CLASSES[c]), dtype=object)
-            columns.append(pool[rng.integers(len(pool), size=n)])
-        else:
-            columns.append(np.full(n, c, dtype=object))
-    return np.sum(np.stack(columns, axis=1), axis=1).astype(object) if columns else np.full(n, "", object)
+def _tiers(template: str) -> tuple[list[int], int]:
+    """Each tier's number of permuted values, and how many of the shape's rightmost character
+    classes the first tier permutes."""
+    sizes = [len(_CLASSES[c]) for c in reversed(template) if c in _CLASSES]
+    n_free, space = 0, 1
+    while n_free < len(sizes) and space * sizes[n_free] <= _CAP:
+        space *= sizes[n_free]
+        n_free += 1
+    tiers = [space]
+    while tiers[-1] * 10 <= _LIMIT:
+        tiers.append(tiers[-1] * 10)
+    return tiers, n_free
+
+
+def _real_values(text: pd.Series, template: str) -> np.ndarray:
+    """Sorted fingerprints of the (tier, permuted value) of the real ids in the shape or a
+    widened one: they say which generated ids are worth hashing to check."""
+    sizes, n_free = _tiers(template)
+    lengths = text.str.len()
+    found = [np.zeros(0, np.uint32)]
+    for t in range(len(sizes)):
+        shape = template + "9" * t
+        fits = text[lengths == len(shape)].to_numpy(dtype=f"U{len(shape)}")
+        if not len(fits):
+            continue
+        codes = fits.view(np.uint32).reshape(len(fits), len(shape))
+        value, weight, done = np.zeros(len(fits), np.uint64), 1, 0
+        ok = np.ones(len(fits), bool)
+        for j in range(len(shape) - 1, -1, -1):
+            if shape[j] not in _CLASSES:
+                ok &= codes[:, j] == ord(shape[j])
+                continue
+            digit = _DIGITS[shape[j]][codes[:, j].clip(max=127)]
+            ok &= digit >= 0
+            if done < n_free + t:
+                value += np.uint64(weight) * digit.clip(min=0).astype(np.uint64)
+                weight *= len(_CLASSES[shape[j]])
+            done += 1
+        found.append(_fingerprint(value[ok], t))
+    return np.unique(np.concatenate(found))
+
+
+def _fingerprint(value: np.ndarray, tier: int) -> np.ndarray:
+    # 32 of the bits: the mix can be undone, and a whole one would give the real id back;
+    # a 32-bit one fits many values, like the hashes, and adds a false match per 2^32 / #real.
+    mixed = _mix(value + np.uint64(_hash(_FINGERPRINT_SALT, tier)))
+    return (mixed >> np.uint64(32)).astype(np.uint32)
+
+
+def _spell(value: np.ndarray, shape: str, n_free: int, key: int) -> np.ndarray:
+    """The ids for permuted values in the shape: its n_free rightmost classes are the value's
+    mixed-radix digits; any classes left of them are a keyed hash of the value, which keeps
+    ids distinct as the digits alone do."""
+    codes = np.empty((len(shape), len(value)), np.uint32)  # by character: written in one pass
+    rest, done = value.copy(), 0
+    for j in range(len(shape) - 1, -1, -1):
+        c = shape[j]
+        if c not in _CLASSES:
+            codes[j] = ord(c)
+            continue
+        if done == n_free or (done > n_free and (done - n_free) % 8 == 0):
+            # one 64-bit hash gives 8 characters' worth (26^8 < 2^38) with negligible bias
+            rest = _mix(value * np.uint64(_GOLDEN) + np.uint64(_hash(key, j)))
+        rest, digit = np.divmod(rest, np.uint64(len(_CODES[c])))
+        codes[j] = _CODES[c][digit]
+        done += 1
+    return np.ascontiguousarray(codes.T).view(f"U{len(shape)}").ravel().astype(object)
+
+
+def _permute(x: np.ndarray, n: int, key: int) -> np.ndarray:
+    """A keyed bijection of [0, n): a balanced Feistel network over the fewest even number of
+    bits that hold n values, applied again to values it sends to n or above (cycle-walking:
+    fewer than 4 times on average, as 2^bits < 4n)."""
+    half = max(1, ((n - 1).bit_length() + 1) // 2)
+    mask = np.uint64((1 << half) - 1)
+    round_keys = [np.uint64(_hash(key, r)) for r in range(_ROUNDS)]
+
+    def encrypt(v: np.ndarray) -> np.ndarray:
+        left, right = v >> np.uint64(half), v & mask
+        for k in round_keys:
+            left, right = right, left ^ (_mix(right + k) & mask)
+        return (left << np.uint64(half)) | right
+
+    out = encrypt(x)
+    walk = np.flatnonzero(out >= np.uint64(n))
+    while len(walk):
+        again = encrypt(out[walk])
+        out[walk] = again
+        walk = walk[again >= np.uint64(n)]
+    return out
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijection of uint64 whose every output bit depends on every
+    input bit."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _hash(*parts: int) -> int:
+    """A uint64 key derived from integers, the same on every machine."""
+    h = 0
+    for p in parts:
+        h = int(_mix(np.array([(h ^ (int(p) & _M64)) + _GOLDEN & _M64], np.uint64))[0])
+    return h

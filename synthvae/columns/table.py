@@ -153,14 +153,20 @@ class TableEncoder:
             mask &= c.matches(df[name])
         return mask
 
-    def id_stream(self, rng: np.random.Generator) -> Callable[[pd.DataFrame], pd.DataFrame]:
-        """A function that makes id columns unique across all the chunks passed through it,
-        in order (integer ids number on; string ids that repeat an earlier one are redrawn)."""
-        streams = [(enc.name, enc.stream(rng)) for enc in self.encoders_ if isinstance(enc, IdEncoder)]
+    def id_stream(self, key: int, start: int = 0) -> Callable[[pd.DataFrame], pd.DataFrame]:
+        """A function that fills the id columns of successive chunks with the ids of their
+        rows' positions in the whole output, counted from `start`, under `key`. Ids depend on
+        nothing but the key and the position (see IdEncoder.ids), so a shard that samples rows
+        from position `start` on agrees with every other shard, and the position is the only
+        state kept."""
+        encoders = [enc for enc in self.encoders_ if isinstance(enc, IdEncoder)]
+        position = start
 
         def apply(df: pd.DataFrame) -> pd.DataFrame:
-            for name, stream in streams:
-                df[name] = stream(df[name])
+            nonlocal position
+            for enc in encoders:
+                df[enc.name] = enc.ids(position, len(df), key).set_axis(df.index)
+            position += len(df)
             return df
         return apply
 
