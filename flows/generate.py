@@ -49,7 +49,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 import numpy as np
 
+from flows.shards import SHARD_ROWS, dask_task_runner, sample_shards, shard_plan, shared_prefect_api
 from synthvae import Synthesizer
+from synthvae.synthesizer import SAMPLE_CHUNK
 from synthvae.columns import ConditionError, TableEncoder
 from synthvae.conditional import parse_where
 from synthvae.evaluate import score, sdmetrics_metadata
@@ -207,6 +209,7 @@ def sample_rows(
     destination: Path,
     format: str,
     schema: Path,
+    seed: int,
     where: list[str] | None = None,
 ) -> int:
     """Load the saved model (so what is shipped is what was sampled from) and stream `rows`
@@ -215,7 +218,8 @@ def sample_rows(
     synthesizer = Synthesizer.load(model_dir)
     table_schema = load_schema(schema)
     try:
-        chunks = synthesizer.iter_sample(rows, conditions=parse_where(where) if where else None)
+        chunks = synthesizer.iter_sample(rows, random_state=seed,
+                                         conditions=parse_where(where) if where else None)
     except ConditionError as err:  # e.g. a value only the held-back rows had
         raise InputError(f"--where: {err}") from None
 
@@ -337,6 +341,9 @@ def generate(
     model_dir: str | None = None,
     publish: str | None = None,
     catalog: str | None = None,
+    workers: int | None = None,
+    dask_address: str | None = None,
+    shard_rows: int = SHARD_ROWS,
 ) -> dict[str, Any]:
     """Fit a VAE synthesizer to a table and write `rows` synthetic rows, a report and the model.
 
@@ -384,8 +391,19 @@ def generate(
                 fit = fit_model(split["train"], schema, staging / "model", seed, epochs,
                                 max_seconds, dp_epsilon, dp_delta)
         synthetic_name = f"synthetic.{format}"
+        sharding = None
         with _timed(timings, "sample"):
-            sample_rows(staging / "model", rows, staging / synthetic_name, format, schema, where)
+            if workers or dask_address:
+                # The same rows, drawn as shards on Dask workers, written as a folder of parts
+                sharding = sample_shards.with_options(
+                    task_runner=dask_task_runner(workers, dask_address))(
+                    staging / "model", rows, staging / synthetic_name, format, schema, seed,
+                    where, shard_rows)
+                logger.info("sampled %d shards on %d Dask workers", sharding["shards"],
+                            sharding["workers"])
+            else:
+                sample_rows(staging / "model", rows, staging / synthetic_name, format, schema,
+                            seed, where)
         with _timed(timings, "score"):
             scores = score_synthetic(
                 split["train"],
@@ -436,6 +454,9 @@ def generate(
                 "failures": failures,
             },
             "rows_scored": scores["rows_scored"],
+            "sharding": None if sharding is None else {
+                **{k: sharding[k] for k in ("shards", "workers")}, "shard_rows": shard_rows,
+                "dask": dask_address or f"local cluster of {workers} processes"},
             "timings": timings,
             "versions": versions(),
         }
@@ -537,6 +558,15 @@ HELP = {
         "a saved synthesizer folder (a run's model/): sample from it instead of training; "
         "privacy is then not scored"
     ),
+    "workers": (
+        "sample in shards on a local Dask cluster of this many worker processes; the rows "
+        "are the same for any number, written as a folder of parts"
+    ),
+    "dask_address": (
+        "sample in shards on an existing Dask cluster (tcp://HOST:8786); needs "
+        "PREFECT_API_URL, and an output folder and model every worker can reach"
+    ),
+    "shard_rows": f"rows per shard with --workers or --dask-address (a multiple of {SAMPLE_CHUNK:,})",
 }
 SHOWN_DEFAULTS = {
     "schema_path": (
@@ -554,6 +584,8 @@ SHOWN_DEFAULTS = {
     "model_dir": "train a new one",
     "publish": "not published",
     "catalog": "$SYNTHVAE_CATALOG, else data/catalog/",
+    "workers": "no sharding: one process, one file",
+    "dask_address": "none",
 }
 
 
@@ -569,6 +601,8 @@ TYPES = {
     "gate_membership_auc": unit_interval,
     "dp_epsilon": positive_float,
     "dp_delta": open_unit_interval,
+    "workers": positive_int,
+    "shard_rows": positive_int,
 }
 
 
@@ -617,7 +651,11 @@ def main(argv: list[str] | None = None) -> int:
     quiet_expected_errors()
     logging.getLogger("synthvae").setLevel(logging.INFO)
     try:
-        report = generate(**params)
+        if params["workers"] or params["dask_address"]:
+            with shared_prefect_api(params["dask_address"]):
+                report = generate(**params)
+        else:
+            report = generate(**params)
     except PrivacyGateFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
@@ -633,6 +671,10 @@ def summary(report: dict[str, Any], wall_seconds: float, draft: bool = False) ->
     synthetic = output / report["files"]["synthetic"]
     schema = report["schema"]["path"]
     lines = [f"Wrote {report['rows']:,} synthetic rows to {synthetic} (they pass {schema})"]
+    if report.get("sharding"):
+        shards = report["sharding"]
+        lines.append(f"  sharded: {shards['shards']} parts (part-*.{report['format']}) from "
+                     f"{shards['workers']} Dask workers on {shards['dask']}")
     lines.append(
         f"  quality {report['quality']:.3f}: column shapes {report['column_shapes']:.3f}, "
         f"column pair trends {report['column_pair_trends']:.3f}"
@@ -720,6 +762,17 @@ def _check_input(params: dict[str, Any]) -> bool:
         if params["privacy_gate"] or params["dp_epsilon"] is not None:
             raise InputError("--model skips training: --privacy-gate and --dp-epsilon need a "
                              "run that trains (and holds rows back)")
+    if params["workers"] and params["dask_address"]:
+        raise InputError("--workers starts a local Dask cluster and --dask-address uses an "
+                         "existing one: give one of them")
+    if params["workers"] or params["dask_address"]:
+        shard_plan(params["rows"], params["shard_rows"])  # a shard size off the chunk grid
+        if params["publish"]:
+            raise InputError("--publish needs the rows as one file; sharded sampling "
+                             "(--workers, --dask-address) writes a folder of parts")
+    if params["dask_address"] and "://" not in params["dask_address"]:
+        raise InputError(f"--dask-address must look like tcp://HOST:PORT, got "
+                         f"{params['dask_address']!r}")
     if params["privacy_gate"] and params["holdout_fraction"] == 0:
         raise InputError("--privacy-gate needs held-back rows to measure privacy against; "
                          "--holdout-fraction 0 holds none back")

@@ -128,9 +128,30 @@ def _check_room(partial: Path, rows: int, expected_rows: int, path: Path) -> Non
                          f"first {rows:,} rows), {free / 2**30:.2f} GiB free")
 
 
-def read_table_head(path: str | os.PathLike, n: int) -> pd.DataFrame:
-    """The first `n` rows of a table without reading the rest (Parquet by row batches)."""
+def table_parts(path: str | os.PathLike) -> list[Path]:
+    """The files a table is stored in: itself, or for a folder of parts written by sharded
+    sampling (synthetic.parquet/part-00000.parquet, ...), its parts in order."""
     path = Path(path)
+    if not path.is_dir():
+        return [path]
+    suffix = _table_suffix(path)
+    return sorted(p for p in path.iterdir() if p.name.startswith("part-") and p.name.endswith(suffix))
+
+
+def read_table_head(path: str | os.PathLike, n: int) -> pd.DataFrame:
+    """The first `n` rows of a table without reading the rest (Parquet by row batches); a
+    folder of parts is read part by part, in order."""
+    path = Path(path)
+    if path.is_dir():
+        frames, have = [], 0
+        for part in table_parts(path):
+            frames.append(read_table_head(part, n - have))
+            have += len(frames[-1])
+            if have >= n:
+                break
+        if not frames:
+            raise InputError(f"{path} holds no part files")
+        return pd.concat(frames, ignore_index=True)
     if _table_suffix(path) == ".parquet":
         batches, have = [], 0
         for batch in pq.ParquetFile(path).iter_batches(batch_size=min(n, 65_536)):

@@ -116,6 +116,7 @@ class Synthesizer:
         epochs = self.epochs or (DP_EPOCHS if private else _auto_epochs(len(fit_rows), batch_size))
         self.train_config_ = TrainConfig(
             epochs=epochs, batch_size=batch_size,
+            kl_warmup_epochs=10 if self.epochs or private else _kl_warmup_epochs(epochs),
             learning_rate=self.learning_rate, beta=self.beta, patience=self.patience,
             max_seconds=self.max_seconds)
         generator = torch.Generator().manual_seed(torch_seed)
@@ -458,10 +459,17 @@ TRAIN_STEPS = 1_500  # optimiser steps when `epochs` is not given: enough for Ad
 
 
 def _auto_epochs(n_rows: int, batch_size: int) -> int:
-    """Epochs for about TRAIN_STEPS steps, within [10, 300]: big tables need fewer passes,
-    small ones more; early stopping on the validation rows still ends training sooner."""
+    """Epochs for about TRAIN_STEPS steps, within [2, 300]: big tables need fewer passes,
+    small ones more; early stopping on the validation rows still ends training sooner. So
+    training time stops growing with the rows once an epoch is TRAIN_STEPS / 2 steps."""
     steps_per_epoch = max(1, -(-n_rows // batch_size))
-    return int(np.clip(round(TRAIN_STEPS / steps_per_epoch), 10, 300))
+    return int(np.clip(round(TRAIN_STEPS / steps_per_epoch), 2, 300))
+
+
+def _kl_warmup_epochs(epochs: int) -> int:
+    """KL annealing over the first fifth of training, at most 10 epochs: a fixed 10 would
+    keep beta below 1 for the whole of a 10-epoch fit of a big table."""
+    return int(np.clip(round(epochs / 5), 1, 10))
 
 
 _PARAMS = ("epochs", "batch_size", "latent_dim", "hidden_dim", "n_blocks", "head_dim",
