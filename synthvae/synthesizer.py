@@ -46,7 +46,10 @@ class Synthesizer:
     Parameters are named as a user would say them; see `VAEConfig` and `TrainConfig` for what
     each does. `epochs=None` picks about 1,500 optimiser steps' worth (52 epochs on Adult).
     `column_kinds` overrides the detected kind of any column ("numeric", "categorical",
-    "boolean", "datetime", "id", "text", "constant").
+    "boolean", "datetime", "id", "text", "constant"). `device="auto"` trains on a CUDA GPU
+    when torch sees one (with bf16 mixed precision where the GPU supports it), else on the
+    CPU; the fitted model always ends on the CPU, where sampling runs (`synthvae.fused`).
+    The same seed gives the same rows on the same kind of device, not across kinds.
     """
 
     def __init__(self, *, epochs: int | None = None, batch_size: int = 1024, latent_dim: int = 32,
@@ -57,7 +60,8 @@ class Synthesizer:
                  learning_rate: float = 3e-3, patience: int = 20,
                  validation_fraction: float = 0.1, max_seconds: float | None = None,
                  prior_components: int = 20, column_kinds: dict[str, str] | None = None,
-                 random_state: int | None = None, verbose: bool = False):
+                 random_state: int | None = None, verbose: bool = False,
+                 device: str = "auto"):
         self.epochs = epochs
         self.batch_size = batch_size
         self.latent_dim = latent_dim
@@ -79,6 +83,7 @@ class Synthesizer:
         self.column_kinds = column_kinds
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in _PARAMS}
@@ -87,6 +92,7 @@ class Synthesizer:
     def fit(self, df: pd.DataFrame, on_epoch: Callable[[EpochStats], None] | None = None
             ) -> Synthesizer:
         _check_table(df)
+        device = resolve_device(self.device)  # a bad or missing device fails before any work
         start = time.perf_counter()
         seeds = np.random.SeedSequence(self.random_state)
         enc_seed, split_seed, torch_seed, prior_seed, self._sample_seed = (
@@ -119,7 +125,11 @@ class Synthesizer:
             kl_warmup_epochs=10 if self.epochs or private else _kl_warmup_epochs(epochs),
             learning_rate=self.learning_rate, beta=self.beta, patience=self.patience,
             max_seconds=self.max_seconds)
-        generator = torch.Generator().manual_seed(torch_seed)
+        device = device if not private else torch.device("cpu")  # Opacus runs on the CPU here
+        self.device_ = str(device)
+        self.train_config_.device = self.device_
+        self.train_config_.mixed_precision = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        generator = torch.Generator(device).manual_seed(torch_seed)
         with torch.random.fork_rng(devices=[]):  # initialisation draws from the global generator
             torch.manual_seed(torch_seed)
             self.model_ = VAE(self.model_config_)
@@ -140,6 +150,8 @@ class Synthesizer:
             self.prior_ = GaussianMixturePrior(self.prior_components,
                                                random_state=prior_seed % 2**31)
             self.fit_timings_["train"] = round(time.perf_counter() - start, 2)
+            if device.type != "cpu":  # the model is back on the CPU; its generator must be too
+                generator = torch.Generator().manual_seed(torch_seed)
             self.prior_.fit(self._posterior_samples(continuous, discrete, generator))
         self.fit_seconds_ = time.perf_counter() - start
         self.fit_timings_["total"] = round(self.fit_seconds_, 2)
@@ -458,6 +470,21 @@ DP_EPOCHS = 10  # DP-SGD costs ~5x a plain epoch and every epoch spends privacy 
 TRAIN_STEPS = 1_500  # optimiser steps when `epochs` is not given: enough for Adult-sized tables
 
 
+def resolve_device(device: str) -> torch.device:
+    """`"auto"`: the first CUDA GPU when there is one, else the CPU; otherwise as named."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must be 'auto', 'cpu' or a torch device such as 'cuda:0', "
+                         f"got {device!r}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU "
+                         f"(use device='auto' to fall back to the CPU)")
+    return resolved
+
+
 def _auto_epochs(n_rows: int, batch_size: int) -> int:
     """Epochs for about TRAIN_STEPS steps, within [2, 300]: big tables need fewer passes,
     small ones more; early stopping on the validation rows still ends training sooner. So
@@ -476,7 +503,7 @@ _PARAMS = ("epochs", "batch_size", "latent_dim", "hidden_dim", "n_blocks", "head
            "head_layers", "value_bins", "beta", "free_bits", "dp_epsilon", "dp_delta",
            "dp_max_grad_norm",
            "learning_rate", "patience", "validation_fraction", "max_seconds",
-           "prior_components", "column_kinds", "random_state", "verbose")
+           "prior_components", "column_kinds", "random_state", "verbose", "device")
 
 
 def _check_table(df: pd.DataFrame) -> None:

@@ -31,6 +31,8 @@ class TrainConfig:
     kl_warmup_epochs: int = 10
     patience: int = 20           # epochs without a better validation loss before stopping
     max_seconds: float | None = None
+    device: str = "cpu"          # where the model trains; the fitted model ends on the CPU
+    mixed_precision: bool = False  # bf16 autocast (on CUDA devices that support it)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,9 +50,13 @@ class EpochStats:
 def train(model: VAE, train_data: tuple[np.ndarray, np.ndarray],
           val_data: tuple[np.ndarray, np.ndarray], cfg: TrainConfig, generator: torch.Generator,
           on_epoch: Callable[[EpochStats], None] | None = None) -> list[EpochStats]:
-    """Fits `model` in place; returns one EpochStats per epoch run."""
-    cont, disc = (torch.from_numpy(a) for a in train_data)
-    val_cont, val_disc = (torch.from_numpy(a) for a in val_data)
+    """Fits `model` in place; returns one EpochStats per epoch run. On an accelerator,
+    `generator` must live on that device; the rows are moved there once, up front."""
+    device = torch.device(cfg.device)
+    cont, disc = (torch.from_numpy(a).to(device) for a in train_data)
+    val_cont, val_disc = (torch.from_numpy(a).to(device) for a in val_data)
+    model.to(device)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate,
                                   weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, math.ceil(len(cont) / cfg.batch_size))
@@ -63,18 +69,20 @@ def train(model: VAE, train_data: tuple[np.ndarray, np.ndarray],
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         beta = cfg.beta * min(1.0, epoch / max(1, cfg.kl_warmup_epochs))
-        order = torch.randperm(len(cont), generator=generator)
+        order = torch.randperm(len(cont), generator=generator, device=device)
         total, total_kl = 0.0, 0.0
         for i in range(0, len(order), cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
-            out = model(cont[idx], disc[idx], beta=beta, generator=generator)
+            with autocast:
+                out = model(cont[idx], disc[idx], beta=beta, generator=generator)
             optimizer.zero_grad(set_to_none=True)
             out["loss"].backward()
             optimizer.step()
             scheduler.step()
             total += out["loss"].item() * len(idx)
             total_kl += out["kl"].item() * len(idx)
-        val_loss = evaluate(model, val_cont, val_disc, generator, cfg.beta)
+        with autocast:
+            val_loss = evaluate(model, val_cont, val_disc, generator, cfg.beta)
         stats = EpochStats(epoch, total / len(cont), val_loss, total_kl / len(cont),
                            time.perf_counter() - start)
         history.append(stats)
@@ -91,7 +99,7 @@ def train(model: VAE, train_data: tuple[np.ndarray, np.ndarray],
             log.info("stopping at epoch %d: time budget of %.0f s spent", epoch, cfg.max_seconds)
             break
     model.load_state_dict(best_state)
-    model.eval()
+    model.to("cpu").eval()
     return history
 
 

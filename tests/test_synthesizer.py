@@ -447,3 +447,20 @@ def test_shards_started_apart_make_exactly_the_rows_of_one_sample(mixed_fitted):
 def test_iter_sample_refuses_a_start_off_the_chunk_grid(fitted, start):
     with pytest.raises(ValueError, match="start"):
         fitted.iter_sample(10, start=start)
+
+
+def test_device_auto_trains_where_it_can_and_ends_on_the_cpu(adult):
+    synth = Synthesizer(epochs=1, device="auto", random_state=0).fit(adult.head(500))
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert synth.device_.startswith(expected)
+    assert all(p.device.type == "cpu" for p in synth.model_.parameters())
+    assert len(synth.sample(50)) == 50
+
+
+def test_a_device_that_is_not_there_is_refused_before_any_work(adult):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        Synthesizer(device="cuda").fit(adult.head(100))
+    with pytest.raises(ValueError, match="device must be"):
+        Synthesizer(device="abacus").fit(adult.head(100))
