@@ -456,6 +456,7 @@ def generate(
             "rows_scored": scores["rows_scored"],
             "sharding": None if sharding is None else {
                 **{k: sharding[k] for k in ("shards", "workers")}, "shard_rows": shard_rows,
+                "shard_seconds": [part["seconds"] for part in sharding["parts"]],
                 "dask": dask_address or f"local cluster of {workers} processes"},
             "timings": timings,
             "versions": versions(),
