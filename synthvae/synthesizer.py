@@ -241,22 +241,23 @@ class Synthesizer:
         first = start // SAMPLE_CHUNK
         for offset in range(0, n, SAMPLE_CHUNK):
             rows = min(SAMPLE_CHUNK, n - offset)
-            yield ids(self._sample_chunk(rows, child(1 + first + offset // SAMPLE_CHUNK),
-                                         constraint))
+            yield self._sample_chunk(rows, child(1 + first + offset // SAMPLE_CHUNK),
+                                     constraint, ids)
 
     @torch.no_grad()
     def _sample_chunk(self, n: int, seed: np.random.SeedSequence,
-                      constraint: tuple[Constraints, dict] | None = None) -> pd.DataFrame:
+                      constraint: tuple[Constraints, dict] | None = None,
+                      ids: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> pd.DataFrame:
         rng = np.random.default_rng(seed)
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
         if constraint is None:
             z = torch.from_numpy(self.prior_.sample(n, rng))
             continuous, discrete, _ = self.model_.generate(z, generator)
-            return self.encoder_.decode(continuous.numpy(), discrete.numpy(), rng)
+            return self.encoder_.decode(continuous.numpy(), discrete.numpy(), rng, ids)
         constraints, per_column = constraint
         continuous, discrete, self.last_pool_ = draw_conditioned(
             self.model_, self.prior_, n, constraints, rng, generator)
-        rows = self.encoder_.decode(continuous, discrete, rng)
+        rows = self.encoder_.decode(continuous, discrete, rng, ids)
         for name, c in per_column.items():
             if c.enforce is not None:
                 rows[name] = c.enforce(rows[name], rng)

@@ -105,11 +105,15 @@ class TableEncoder:
             continuous[:, cs], discrete[:, ds] = part.continuous, part.discrete
         return continuous, discrete
 
-    def decode(self, continuous: np.ndarray, discrete: np.ndarray,
-               rng: np.random.Generator) -> pd.DataFrame:
+    def decode(self, continuous: np.ndarray, discrete: np.ndarray, rng: np.random.Generator,
+               ids: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> pd.DataFrame:
+        """Rows back in the table's columns. With `ids` (an `id_stream`), the id columns are
+        left to it rather than made here and then overwritten."""
         columns = {enc.name: enc.decode(continuous[:, cs], discrete[:, ds], rng)
-                   for enc, (cs, ds) in zip(self.encoders_, self._slices)}
-        return pd.DataFrame(columns, columns=self.columns_)
+                   for enc, (cs, ds) in zip(self.encoders_, self._slices)
+                   if ids is None or not isinstance(enc, IdEncoder)}
+        rows = pd.DataFrame(columns, columns=self.columns_)
+        return ids(rows) if ids is not None else rows
 
     def out_of_support(self, df: pd.DataFrame) -> dict[str, list[OutOfSupport]]:
         """Per column, the values the training rows never showed (see each encoder)."""
