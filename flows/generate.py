@@ -71,6 +71,7 @@ from synthvae.io import (
     write_table_stream,
 )
 from synthvae.schema import SchemaViolation, infer_schema, load_schema, validate
+from synthvae.stream import sample_stream
 
 DEFAULT_INPUT = ROOT / "data" / "adult.csv.gz"
 DEFAULT_SCHEMA = ROOT / "schemas" / "adult.yaml"
@@ -216,22 +217,14 @@ def sample_rows(
     rows to `destination` chunk by chunk, each chunk checked against the schema on the way:
     memory stays flat however many rows are asked for."""
     synthesizer = Synthesizer.load(model_dir)
-    table_schema = load_schema(schema)
     try:
-        chunks = synthesizer.iter_sample(rows, random_state=seed,
-                                         conditions=parse_where(where) if where else None)
+        # chunks drawn on every core, each checked against the schema on the way
+        chunks = sample_stream(synthesizer, rows, random_state=seed,
+                               conditions=parse_where(where) if where else None,
+                               schema=load_schema(schema), arrow=format == "parquet")
     except ConditionError as err:  # e.g. a value only the held-back rows had
         raise InputError(f"--where: {err}") from None
-
-    def checked():
-        offset = 0
-        for chunk in chunks:
-            validate(chunk.set_axis(range(offset, offset + len(chunk))), table_schema,
-                     what="synthetic sample")
-            offset += len(chunk)
-            yield chunk
-
-    _, written = write_table_stream(checked(), destination, format, expected_rows=rows)
+    _, written = write_table_stream(chunks, destination, format, expected_rows=rows)
     return written
 
 

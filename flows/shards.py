@@ -24,7 +24,8 @@ from flows.common import COMPUTE_TASK
 from synthvae import Synthesizer
 from synthvae.conditional import parse_where
 from synthvae.io import InputError, write_table_stream
-from synthvae.schema import load_schema, validate
+from synthvae.schema import load_schema
+from synthvae.stream import sample_stream
 from synthvae.synthesizer import SAMPLE_CHUNK
 
 SHARD_ROWS = 16 * SAMPLE_CHUNK  # 1,048,576: seconds of work, so task overhead stays small
@@ -55,24 +56,15 @@ def sample_shard(model_dir: Path, index: int, start: int, rows: int, total_rows:
                  where: list[str] | None = None, threads: int = 1) -> dict[str, Any]:
     """Draw rows start ... start + rows - 1, check each chunk against the schema, and write
     them as part `index` of `destination`."""
-    import torch
-    torch.set_num_threads(threads)  # per thread: a Dask worker's task thread sets its own
     started = time.perf_counter()
-    synthesizer, table_schema = _load(model_dir), load_schema(schema)
-    chunks = synthesizer.iter_sample(rows, random_state=seed, start=start,
-                                     conditions=parse_where(where) if where else None)
-
-    def checked():
-        offset = start
-        for chunk in chunks:
-            validate(chunk.set_axis(range(offset, offset + len(chunk))), table_schema,
-                     what="synthetic sample")
-            offset += len(chunk)
-            yield chunk
-
+    synthesizer = _load(model_dir)
+    chunks = sample_stream(synthesizer, rows, random_state=seed, start=start,
+                           conditions=parse_where(where) if where else None,
+                           schema=load_schema(schema), arrow=format == "parquet",
+                           threads=threads)
     part = destination / f"part-{index:05d}.{format}"
     # The disk check counts every row from here to the end: shards run side by side.
-    _, written = write_table_stream(checked(), part, format, expected_rows=total_rows - start)
+    _, written = write_table_stream(chunks, part, format, expected_rows=total_rows - start)
     return {"part": part.name, "rows": written, "seconds": round(time.perf_counter() - started, 2),
             "worker_pid": os.getpid()}
 

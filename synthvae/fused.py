@@ -41,9 +41,9 @@ def _split_pow2(x, frac, bits, n):
     """For y = x[i] (a power of two's exponent): frac[i] = y - round(y), and bits[i] the float
     bits of 2^round(y), so 2^y = 2^frac * bits-as-float. Kept apart so both loops vectorise."""
     for i in range(n):
-        k = math.floor(x[i] + HALF)
+        k = np.floor(x[i] + HALF)  # np.floor stays float32 (math.floor's int64 does not vectorise)
         frac[i] = x[i] - k
-        bits[i] = (np.int32(k) + 127) << 23
+        bits[i] = (np.int32(k) + np.int32(127)) << np.int32(23)
 
 
 @njit(fastmath=True, inline="always")
@@ -51,7 +51,7 @@ def _pow2_frac(f):
     return ONE + f * (C1 + f * (C2 + f * (C3 + f * (C4 + f * (C5 + f * C6)))))
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def _sample_rows(base, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offsets, cards,
                  code_emb, cont_w, cont_b, val_w, val_b, bin_edges, bin_emb, n_bins,
                  u, eps, temperature, codes_out, values_out):
@@ -98,14 +98,33 @@ def _sample_rows(base, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offset
                 if s < n_disc:
                     off = offsets[s]
                     card = cards[s]
-                    top = F32(-np.inf)
-                    for k in range(card):
-                        acc = ZERO
+                    # four classes at a time: each g[w] loaded once for four products
+                    k = 0
+                    while k + 4 <= card:
+                        a0 = head_b[off + k]
+                        a1 = head_b[off + k + 1]
+                        a2 = head_b[off + k + 2]
+                        a3 = head_b[off + k + 3]
                         for w in range(width):
-                            acc += head_w[off + k, w] * g[w]
-                        acc = (acc + head_b[off + k]) * inv_t
-                        x[k] = acc
-                        top = max(top, acc)
+                            gw = g[w]
+                            a0 += head_w[off + k, w] * gw
+                            a1 += head_w[off + k + 1, w] * gw
+                            a2 += head_w[off + k + 2, w] * gw
+                            a3 += head_w[off + k + 3, w] * gw
+                        x[k] = a0 * inv_t
+                        x[k + 1] = a1 * inv_t
+                        x[k + 2] = a2 * inv_t
+                        x[k + 3] = a3 * inv_t
+                        k += 4
+                    while k < card:
+                        a0 = head_b[off + k]
+                        for w in range(width):
+                            a0 += head_w[off + k, w] * g[w]
+                        x[k] = a0 * inv_t
+                        k += 1
+                    top = x[0]
+                    for k in range(1, card):
+                        top = max(top, x[k])
                     for k in range(card):
                         x[k] = max(x[k] - top, EXP_FLOOR) * LOG2E
                     _split_pow2(x, frac, bits, card)
@@ -174,26 +193,39 @@ def kernel_arguments(heads) -> dict:
     )
 
 
+class SlotSampler:
+    """The kernel bound to one set of heads' weights (gathered once), to draw many blocks.
+
+    `threads` (default: torch's) run blocks of rows in parallel through numba's own
+    thread pool. Its default layer (workqueue) must not be entered from two threads at
+    once, so calls are serialised by a lock; each already uses every core it is given."""
+
+    def __init__(self, heads, temperature: float = 1.0, threads: int | None = None):
+        self.args = kernel_arguments(heads)
+        self.n_discrete, self.n_continuous = heads.n_discrete, heads.n_continuous
+        self.temperature = float(temperature)
+        self.threads = max(1, min(threads or torch.get_num_threads(),
+                                  numba.config.NUMBA_NUM_THREADS))
+
+    def __call__(self, base: torch.Tensor, u: torch.Tensor, eps: torch.Tensor,
+                 values: np.ndarray, codes: np.ndarray) -> None:
+        """Fills `values` (rows, n_continuous) float32 and `codes` (rows, n_discrete) int64."""
+        with _LOCK:
+            numba.set_num_threads(self.threads)
+            _sample_rows(_f32(base), **self.args, u=_f32(u), eps=_f32(eps),
+                         temperature=self.temperature, codes_out=codes, values_out=values)
+
+
 def sample_slots(heads, base: torch.Tensor, u: torch.Tensor, eps: torch.Tensor,
                  temperature: float = 1.0, threads: int | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Values (rows, n_continuous) and codes (rows, n_discrete) drawn from the heads given
     the decoder state projected to head width (`heads.from_hidden(h)`), as the PyTorch path
-    draws them from the same `u` (rows, n_discrete) and `eps` (rows, n_continuous).
-
-    `threads` (default: torch's) run blocks of rows in parallel through numba's own
-    thread pool. Its default layer (workqueue) must not be entered from two threads at
-    once, so calls are serialised by a lock; each already uses every core it is given."""
-    base, u, eps = _f32(base), _f32(u), _f32(eps)
+    draws them from the same `u` (rows, n_discrete) and `eps` (rows, n_continuous)."""
     n = len(base)
     codes = np.empty((n, heads.n_discrete), np.int64)
     values = np.empty((n, heads.n_continuous), np.float32)
-    args = kernel_arguments(heads)
-    threads = max(1, min(threads or torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-    with _LOCK:
-        numba.set_num_threads(threads)
-        _sample_rows(base, **args, u=u, eps=eps, temperature=temperature, codes_out=codes,
-                     values_out=values)
+    SlotSampler(heads, temperature, threads)(base, u, eps, values, codes)
     return torch.from_numpy(values), torch.from_numpy(codes)
 
 

@@ -6,12 +6,16 @@ half-written table or model folder where a later stage would pick it up.
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import shutil
 import tempfile
+import threading
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -77,7 +81,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, format: str) -> Path:
     return path
 
 
-def write_table_stream(chunks: Iterable[pd.DataFrame], path: str | os.PathLike,
+def write_table_stream(chunks: Iterable[pd.DataFrame | pyarrow.Table], path: str | os.PathLike,
                        format: str, expected_rows: int | None = None) -> tuple[Path, int]:
     """Write a stream of DataFrames as one table, atomically, holding one chunk at a time:
     Parquet row groups through pyarrow's writer, or CSV appended chunk by chunk (the header
@@ -100,11 +104,14 @@ def write_table_stream(chunks: Iterable[pd.DataFrame], path: str | os.PathLike,
         try:
             for i, chunk in enumerate(chunks):
                 if format == "parquet":
-                    table = pyarrow.Table.from_pandas(chunk, preserve_index=False)
+                    table = chunk if isinstance(chunk, pyarrow.Table) else \
+                        pyarrow.Table.from_pandas(chunk, preserve_index=False)
                     if writer is None:
                         writer = pq.ParquetWriter(tmp, table.schema)
                     writer.write_table(table.cast(writer.schema))
                 else:
+                    if isinstance(chunk, pyarrow.Table):
+                        chunk = chunk.to_pandas()
                     mode = "w" if i == 0 else "a"
                     chunk.to_csv(tmp, index=False, header=i == 0, mode=mode,
                                  compression=compression)
@@ -117,6 +124,38 @@ def write_table_stream(chunks: Iterable[pd.DataFrame], path: str | os.PathLike,
 
     _atomic_write(path, write)
     return path, rows
+
+
+def ordered_map(fn: Callable, items: Iterable, workers: int = 1, depth: int = 2,
+                setup: Callable[[], object] | None = None) -> Iterator:
+    """`fn(item)` for each item, computed on `workers` threads (each running `setup` first),
+    yielded in the items' order, at most `workers * depth` ahead of the consumer.
+
+    It pays where `fn` spends its time in code that releases the GIL (PyTorch, the numba
+    kernel, NumPy, Arrow). An error in `fn` is raised at its place in the order; a consumer
+    that stops early (an error, a `break`) cancels what has not started and waits for
+    what has."""
+    local = threading.local()
+
+    def call(item):
+        if setup is not None and not getattr(local, "ready", False):
+            setup()
+            local.ready = True
+        return fn(item)
+
+    pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="synthvae")
+    pending: deque = deque()
+    items = iter(items)
+    try:
+        for item in itertools.islice(items, max(1, workers) * max(1, depth)):
+            pending.append(pool.submit(call, item))
+        while pending:
+            result = pending.popleft().result()
+            for item in itertools.islice(items, 1):
+                pending.append(pool.submit(call, item))
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _check_room(partial: Path, rows: int, expected_rows: int, path: Path) -> None:

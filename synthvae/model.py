@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,7 +26,8 @@ from torch import nn
 from . import fused
 
 _LOG_2PI = math.log(2 * math.pi)
-GENERATE_BLOCK = 8192  # rows decoded together when sampling
+GENERATE_BLOCK = 8192  # rows the PyTorch sampling loop decodes together
+MLP_BLOCK = 2048  # rows through the decoder MLP at once: its activations then stay in L2
 
 
 @dataclass
@@ -166,16 +168,30 @@ class AutoregressiveHeads(nn.Module):
         out = torch.baddbmm(self.continuous_bias[:, None], g_continuous, self.continuous_weight)
         return out[..., 0].T, out[..., 1].T.clamp(-10.0, 4.0), logits
 
+    def fusable(self, h: torch.Tensor, constraints: Constraints | None, greedy: bool) -> bool:
+        """Whether `synthvae.fused` can draw these rows: plain sampling on the CPU."""
+        return (not greedy and not (constraints and (constraints.classes or constraints.intervals))
+                and not len(self.layers) and h.device.type == "cpu" and fused.enabled())
+
+    def noise(self, n: int, generator: torch.Generator | None, device: torch.device | str = "cpu"
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each row's randomness, drawn up front: one uniform per discrete slot, one normal
+        per continuous slot."""
+        return (torch.rand(n, self.n_discrete, generator=generator, device=device),
+                torch.randn(n, self.n_continuous, generator=generator, device=device))
+
     @torch.no_grad()
     def sample(self, h: torch.Tensor, generator: torch.Generator | None,
                temperature: float = 1.0, constraints: Constraints | None = None,
-               greedy: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+               greedy: bool = False, noise: tuple[torch.Tensor, torch.Tensor] | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Draws slot by slot: classes by inverse CDF (an exact softmax sample), values from
         their Gaussians; `greedy` takes each slot's most likely class or its mean instead.
 
-        Each row's randomness is drawn up front, one uniform per discrete slot and one
-        normal per continuous slot, so the fused CPU kernel (`synthvae.fused`), which takes
-        the plain case, draws the very same rows as this loop.
+        Each row's randomness (`noise`, drawn here when not given) is fixed up front, one
+        uniform per discrete slot and one normal per continuous slot, so the fused CPU
+        kernel (`synthvae.fused`), which takes the plain case, draws the very same rows as
+        this loop.
 
         `constraints` restricts some slots (allowed classes, or a value interval); each such
         slot is drawn from its distribution renormalised to what is allowed, and the log of
@@ -184,13 +200,11 @@ class AutoregressiveHeads(nn.Module):
         (sequential importance sampling).
         """
         n = len(h)
-        u = torch.rand(n, self.n_discrete, generator=generator, device=h.device)
-        eps = torch.randn(n, self.n_continuous, generator=generator, device=h.device)
+        u, eps = noise if noise is not None else self.noise(n, generator, h.device)
         base = self.from_hidden(h)
         log_weight = base.new_zeros(n)
         constraints = constraints or Constraints()
-        if (not greedy and not constraints.classes and not constraints.intervals
-                and not len(self.layers) and base.device.type == "cpu" and fused.enabled()):
+        if self.fusable(h, constraints, greedy):
             values, codes = fused.sample_slots(self, base, u, eps, temperature)
             return values, codes, log_weight
         context = torch.zeros_like(base)
@@ -321,9 +335,24 @@ class VAE(nn.Module):
                  greedy: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Decode latents into drawn values: (B, n_continuous) floats, (B, n_discrete) codes,
         and (B,) log-weights of the constraints (zeros without any); see `heads.sample`."""
+        u, eps = self.heads.noise(len(z), generator, z.device)
+        if self.heads.fusable(z, constraints, greedy):
+            # The MLP runs in small blocks, whose activations stay in cache (about 2x faster
+            # than 8,192-row blocks), and each block goes straight on to the kernel.
+            draw = fused.SlotSampler(self.heads, temperature)
+            values = np.empty((len(z), self.heads.n_continuous), np.float32)
+            codes = np.empty((len(z), self.heads.n_discrete), np.int64)
+            for start in range(0, len(z), MLP_BLOCK):
+                rows = slice(start, start + MLP_BLOCK)
+                draw(self.heads.from_hidden(self.decoder(z[rows])), u[rows], eps[rows],
+                     values[rows], codes[rows])
+            return torch.from_numpy(values), torch.from_numpy(codes), z.new_zeros(len(z))
         # Slot-by-slot decoding is memory-bound; blocks that stay in cache run ~2x faster.
-        parts = [self.heads.sample(self.decoder(block), generator, temperature, constraints, greedy)
-                 for block in z.split(GENERATE_BLOCK)]
+        parts = [self.heads.sample(self.decoder(block), generator, temperature, constraints,
+                                   greedy, noise=(ub, eb))
+                 for block, ub, eb in zip(z.split(GENERATE_BLOCK), u.split(GENERATE_BLOCK),
+                                          eps.split(GENERATE_BLOCK))]
         if not parts:
-            return self.heads.sample(self.decoder(z), generator, temperature, constraints, greedy)
+            return self.heads.sample(self.decoder(z), generator, temperature, constraints,
+                                     greedy, noise=(u, eps))
         return tuple(torch.cat(p) for p in zip(*parts))

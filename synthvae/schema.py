@@ -544,8 +544,10 @@ def _infer_column(name: str, series: pd.Series) -> ColumnSpec:
         if 0 < n_unique <= MAX_INFERRED_CATEGORIES:
             spec.categories = _sorted_if_possible([_plain(v) for v in values.unique()])
 
-    if spec.kind == "id" and n_unique == len(values):
-        spec.unique = True
+    if spec.kind == "id":
+        # New rows get new ids, above the largest one seen: the observed maximum is no bound.
+        spec.max = None
+        spec.unique = n_unique == len(values)
     return spec
 
 

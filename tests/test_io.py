@@ -197,3 +197,51 @@ def test_write_table_stream_fails_early_when_the_disk_is_too_small(tmp_path, mon
         write_table_stream(chunks(), tmp_path / "big.parquet", "parquet", expected_rows=1_000_000)
     assert len(produced) == 1  # stopped after the first chunk
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ ordered_map
+def test_ordered_map_keeps_the_order_whatever_finishes_first():
+    import random
+    import time
+
+    from synthvae.io import ordered_map
+
+    def slow_square(i):
+        time.sleep(random.Random(i).random() / 200)
+        return i * i
+    assert list(ordered_map(slow_square, range(40), workers=4)) == [i * i for i in range(40)]
+
+
+def test_ordered_map_raises_an_error_at_its_place_in_the_order():
+    from synthvae.io import ordered_map
+
+    def fail_at_5(i):
+        if i == 5:
+            raise KeyError("five")
+        return i
+    got = []
+    with pytest.raises(KeyError, match="five"):
+        for x in ordered_map(fail_at_5, range(20), workers=3):
+            got.append(x)
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_ordered_map_stops_early_and_runs_setup_once_per_thread():
+    import threading
+
+    from synthvae.io import ordered_map
+    calls, setups, lock = [], [], threading.Lock()
+
+    def record(i):
+        with lock:
+            calls.append(i)
+        return i
+
+    def setup():
+        with lock:
+            setups.append(threading.get_ident())
+    for x in ordered_map(record, range(1000), workers=2, depth=2, setup=setup):
+        if x == 3:
+            break
+    assert len(calls) <= 4 + 2 * 2  # the lookahead, not the whole range
+    assert len(setups) == len(set(setups)) <= 2

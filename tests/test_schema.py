@@ -182,6 +182,9 @@ def test_infer_detects_datetime_id_boolean_text_and_categorical(tmp_path):
     }
     assert inferred.columns["signup"].dtype == "str"  # still strings in the table
     assert inferred.columns["customer_id"].unique
+    # synthetic ids count on from the largest real one, so a drafted schema must allow that
+    assert inferred.columns["customer_id"].max is None
+    assert inferred.columns["customer_id"].min is not None
     assert inferred.columns["plan"].categories == ["basic", "pro", "yes"]
     assert inferred.columns["score"].nullable and not inferred.columns["active"].nullable
     assert inferred.columns["seen_at"].max == pd.Timestamp("2024-01-03 11:00")

@@ -71,7 +71,7 @@ class NumericEncoder(ColumnEncoder):
                rng: np.random.Generator) -> pd.Series:
         u = ndtr(continuous[:, 0].astype(np.float64))
         u = np.clip((u - _U_LOW) / (_U_HIGH - _U_LOW), 0.0, 1.0)
-        values = np.interp(u, self.levels_, self.quantiles_)
+        values = _interp_levels(u, self.levels_, self.quantiles_)
         if self.decimals_ is not None:
             values = np.round(values, self.decimals_)
         values = np.clip(values, self.quantiles_[0], self.quantiles_[-1])
@@ -200,3 +200,18 @@ def _decimals(observed: np.ndarray, most: int = 6) -> int | None:
         if np.allclose(np.round(sample, d), sample, rtol=0, atol=1e-13 * max(1.0, np.abs(sample).max(initial=0))):
             return d
     return None
+
+
+def _interp_levels(u: np.ndarray, levels: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """np.interp(u, levels, quantiles) for u in [0, 1]. Levels from `fit` are an even grid,
+    so each u's segment is found by arithmetic, not by np.interp's binary search (which
+    cost a third of a microsecond a row on Adult's six numeric columns)."""
+    n = len(levels)
+    if n < 2 or levels[0] != 0.0 or levels[-1] != 1.0 or \
+            not np.allclose(np.diff(levels), 1.0 / (n - 1), rtol=1e-9, atol=0.0):
+        return np.interp(u, levels, quantiles)
+    position = u * (n - 1)
+    lower = np.minimum(position.astype(np.int64), n - 2)
+    low = quantiles[lower]
+    return low + (position - lower) * (quantiles[lower + 1] - low)
+

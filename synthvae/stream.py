@@ -1,0 +1,64 @@
+"""Many rows, fast and in constant memory: `Synthesizer.iter_sample`'s chunks drawn on several
+threads at once, each checked against a schema, handed on in order.
+
+Each chunk is drawn from its own seed (`iter_sample(start=...)`), so the rows are the very rows
+of `iter_sample(n, random_state)` whatever the number of threads. A chunk's work is mostly
+PyTorch, the numba kernel, NumPy and Arrow, which release the GIL: on 2 cores, two chunks at
+a time with one thread each ran about 1.3x faster than one chunk at a time on both cores,
+because the checks and conversions, which run on one core, then overlap the model.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pyarrow
+import torch
+
+from .io import ordered_map
+from .schema import TableSchema, validate
+from .synthesizer import SAMPLE_CHUNK, Synthesizer
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def sample_stream(synthesizer: Synthesizer, n: int, *, random_state: int,
+                  conditions: dict[str, Any] | None = None, start: int = 0,
+                  schema: TableSchema | None = None, arrow: bool = False,
+                  threads: int | None = None) -> Iterator[pd.DataFrame | pyarrow.Table]:
+    """Rows start ... start + n - 1 of `synthesizer.iter_sample(start + n, random_state,
+    conditions)`, in chunks of up to SAMPLE_CHUNK rows, in order. Each chunk is checked
+    against `schema` (a SchemaViolation names rows by their place in the whole stream) and,
+    with `arrow`, converted to a pyarrow Table, on the thread that drew it.
+
+    `threads` (default: the cores this process may use) is the total thread budget: up to
+    that many chunks are drawn at once, each by a one-thread PyTorch, or fewer chunks with
+    more threads each when there are fewer chunks than threads. The arguments are checked
+    here, before any chunk is drawn."""
+    if not isinstance(random_state, int) or isinstance(random_state, bool):
+        raise ValueError(f"random_state must be an integer, got {random_state!r}")
+    synthesizer.iter_sample(n, random_state=random_state, conditions=conditions, start=start)
+    # One row drawn here first starts numba's thread pool from this thread: started from a
+    # worker thread instead, sampling ran about 30% slower for the whole stream.
+    next(synthesizer.iter_sample(1, random_state=random_state), None)
+    budget = max(1, threads or usable_cores())
+    workers = max(1, min(budget, -(-n // SAMPLE_CHUNK)))
+    per_worker = max(1, budget // workers)
+
+    def chunk(first: int) -> pd.DataFrame | pyarrow.Table:
+        rows = min(SAMPLE_CHUNK, start + n - first)
+        drawn = next(synthesizer.iter_sample(rows, random_state=random_state,
+                                             conditions=conditions, start=first))
+        if schema is not None:
+            validate(drawn.set_axis(range(first, first + rows)), schema, what="synthetic sample")
+        return pyarrow.Table.from_pandas(drawn, preserve_index=False) if arrow else drawn
+
+    return ordered_map(chunk, range(start, start + n, SAMPLE_CHUNK), workers,
+                       setup=lambda: torch.set_num_threads(per_worker))
