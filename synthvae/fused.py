@@ -98,33 +98,14 @@ def _sample_rows(base, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offset
                 if s < n_disc:
                     off = offsets[s]
                     card = cards[s]
-                    # four classes at a time: each g[w] loaded once for four products
-                    k = 0
-                    while k + 4 <= card:
-                        a0 = head_b[off + k]
-                        a1 = head_b[off + k + 1]
-                        a2 = head_b[off + k + 2]
-                        a3 = head_b[off + k + 3]
+                    top = F32(-np.inf)
+                    for k in range(card):
+                        acc = ZERO
                         for w in range(width):
-                            gw = g[w]
-                            a0 += head_w[off + k, w] * gw
-                            a1 += head_w[off + k + 1, w] * gw
-                            a2 += head_w[off + k + 2, w] * gw
-                            a3 += head_w[off + k + 3, w] * gw
-                        x[k] = a0 * inv_t
-                        x[k + 1] = a1 * inv_t
-                        x[k + 2] = a2 * inv_t
-                        x[k + 3] = a3 * inv_t
-                        k += 4
-                    while k < card:
-                        a0 = head_b[off + k]
-                        for w in range(width):
-                            a0 += head_w[off + k, w] * g[w]
-                        x[k] = a0 * inv_t
-                        k += 1
-                    top = x[0]
-                    for k in range(1, card):
-                        top = max(top, x[k])
+                            acc += head_w[off + k, w] * g[w]
+                        acc = (acc + head_b[off + k]) * inv_t
+                        x[k] = acc
+                        top = max(top, acc)
                     for k in range(card):
                         x[k] = max(x[k] - top, EXP_FLOOR) * LOG2E
                     _split_pow2(x, frac, bits, card)
@@ -197,8 +178,8 @@ class SlotSampler:
     """The kernel bound to one set of heads' weights (gathered once), to draw many blocks.
 
     `threads` (default: torch's) run blocks of rows in parallel through numba's own
-    thread pool. Its default layer (workqueue) must not be entered from two threads at
-    once, so calls are serialised by a lock; each already uses every core it is given."""
+    thread pool. Where numba falls back to its workqueue layer (no TBB, no OpenMP), that
+    layer must not be entered from two threads at once, so calls are serialised by a lock."""
 
     def __init__(self, heads, temperature: float = 1.0, threads: int | None = None):
         self.args = kernel_arguments(heads)
