@@ -1,13 +1,14 @@
 """Adult benchmark: synthvae's defaults against the anchors and the bars of issue #3.
 
-    python benchmarks/adult.py [--seed 0] [--with-sdv] [--json out.json]
+    python benchmarks/adult.py [--seed 0] [--with-sdv] [--json out.json] [--save DIR]
 
 Fits `Synthesizer(random_state=seed)` with defaults on the bundled Adult training split
 (32,561 rows), times the fit and a 100,000-row draw, and scores the rows with the
 independent yardstick in ../shared/yardstick (the code that measured ../shared/ANCHORS.md),
 so the figures compare like for like. Anchor figures come from ANCHORS.md (same kind of
 machine, 2 cores); with --with-sdv, SDV's GaussianCopula is also run here, in this process,
-as a same-machine speed and quality reference (needs `pip install sdv`).
+as a same-machine speed and quality reference (needs `pip install sdv`). `--save DIR` keeps
+the fitted model, e.g. for `benchmarks/scale.py --model DIR`.
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--with-sdv", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--save", type=Path, help="save the fitted synthesizer here")
     args = parser.parse_args()
     if not (YARDSTICK / "score.py").is_file():
         sys.exit(f"the yardstick is missing: {YARDSTICK}/score.py")
@@ -64,8 +66,12 @@ def main() -> int:
 
     train = pd.read_csv(ROOT / "data" / "adult.csv.gz")
     test = pd.read_csv(ROOT / "data" / "adult_test.csv.gz")
-    results = {"synthvae": measure(lambda df: Synthesizer(random_state=args.seed).fit(df),
+    fitted = []
+    results = {"synthvae": measure(lambda df: fitted.append(Synthesizer(random_state=args.seed)
+                                                            .fit(df)) or fitted[-1],
                                    lambda m, n: m.sample(n), train, test, score)}
+    if args.save:
+        print(f"saved to {fitted[-1].save(args.save)}")
     if args.with_sdv:
         from sdv.metadata import Metadata
         from sdv.single_table import GaussianCopulaSynthesizer

@@ -5,13 +5,15 @@
 Runs the command line as a user would, from a saved model (no training), streaming Parquet
 chunk by chunk with every chunk checked against the schema, then scoring a 200,000-row head.
 Prints, per N: wall time, the flow's own sample step (inverse transforms, schema checks and
-the write included), rows per second of that step, and the peak resident memory of the whole
-process (its children included), read from getrusage.
+the write included), rows per second of that step, and the peak resident memory.
 
-`--workers 0` is one process (torch and the sampling kernel on every core, one Parquet
+`--workers 0` is the flow on its own (chunks drawn by one thread per core, one Parquet
 file); `--workers N` shards the same rows over a local Dask cluster of N one-thread worker
 processes, each writing its parts (the step's time then includes starting the cluster).
-The peak RSS of a Dask run is the largest single process's, not their sum.
+
+Peak RSS is given twice: the largest single process's (getrusage), and the largest sum over
+the flow's process and all its descendants (a local Dask cluster's scheduler and workers),
+sampled every 0.1 s with psutil; the memory bar is checked against the sum.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,21 +39,42 @@ def run(model: Path, rows: int, workdir: Path, workers: int = 0) -> dict:
     env.setdefault("PREFECT_HOME", str(workdir / "prefect"))
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "flows.generate", "--model", str(model),
-                           "--rows", str(rows), "--output", str(output),
-                           *(["--workers", str(workers)] if workers else [])],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "flows.generate", "--model", str(model),
+                                 "--rows", str(rows), "--output", str(output),
+                                 *(["--workers", str(workers)] if workers else [])],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        tree_peak = watch_tree_rss(proc)
+        wall = time.perf_counter() - start
+        log.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(log.read()[-3000:])
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr[-3000:])
     report = json.loads((output / "report.json").read_text())
     sample_s = report["timings"]["sample"]
     data = output / "synthetic.parquet"
     size = sum(p.stat().st_size for p in ([data] if data.is_file() else data.iterdir()))
     return {"rows": rows, "workers": workers, "wall_s": round(wall, 1), "sample_s": sample_s,
             "rows_per_s": round(rows / sample_s), "peak_rss_mib": round(peak_kib / 1024),
+            "peak_tree_rss_mib": round(tree_peak / 2**20),
             "peak_rss_grew": peak_kib > before, "parquet_mib": round(size / 2**20, 1)}
+
+
+def watch_tree_rss(proc: subprocess.Popen, every_s: float = 0.1) -> int:
+    """Waits for `proc`; returns the largest sum of resident memory over it and all its
+    descendants (worker processes included), sampled every `every_s` seconds."""
+    peak = 0
+    root = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        total = 0
+        try:
+            for p in [root, *root.children(recursive=True)]:
+                total += p.memory_info().rss
+        except psutil.Error:  # a process ended while it was being read
+            pass
+        peak = max(peak, total)
+        time.sleep(every_s)
+    return peak
 
 
 def main() -> int:
@@ -66,15 +91,16 @@ def main() -> int:
                 results.append(run(args.model.resolve(), rows, Path(work), workers))
                 print(json.dumps(results[-1]), flush=True)
                 shutil.rmtree(Path(work) / f"rows-{rows}-workers-{workers}")
-    print("\n| rows | workers | wall | sample step | rows/s | peak RSS | parquet |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| rows | workers | wall | sample step | rows/s | peak RSS, largest process | "
+          "peak RSS, all processes | parquet |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['rows']:,} | {r['workers'] or 'one process'} | {r['wall_s']} s | "
               f"{r['sample_s']} s | {r['rows_per_s']:,} | {r['peak_rss_mib']} MiB | "
-              f"{r['parquet_mib']} MiB |")
+              f"{r['peak_tree_rss_mib']} MiB | {r['parquet_mib']} MiB |")
     print("\nBars (issue #6): >= 500,000 rows/s, peak RSS <= 2 GiB whatever --rows is")
     for r in results:
-        ok = r["rows_per_s"] >= 500_000 and r["peak_rss_mib"] <= 2048
+        ok = r["rows_per_s"] >= 500_000 and r["peak_tree_rss_mib"] <= 2048
         print(f"  {r['rows']:>11,} rows, workers {r['workers']}: {'PASS' if ok else 'FAIL'} "
               f"({r['rows_per_s']:,} rows/s, {r['rows_per_s'] / 500_000:.2f}x the bar)")
     return 0

@@ -299,11 +299,14 @@ def _parse_value(value: Any, family: str, where: str) -> Any:
 # Validation
 
 
-def validate(df: pd.DataFrame, schema: TableSchema, *, what: str = "input table") -> None:
+def validate(df: pd.DataFrame, schema: TableSchema, *, what: str = "input table",
+             as_category: bool = False) -> None:
     """Check `df` against `schema`; raise SchemaViolation listing every failure.
 
     `what` names the table in the message ("input table", "synthetic sample", ...). Row
     numbers are index labels, i.e. 0-based positions for a table from `read_table`.
+    `as_category`: `df` comes from `Synthesizer.iter_sample(as_category=True)`, whose
+    categoricals stand for the schema's string columns; they are checked as those strings.
     """
     problems = _column_set_problems(df, schema)
     if problems:
@@ -328,16 +331,27 @@ def validate(df: pd.DataFrame, schema: TableSchema, *, what: str = "input table"
     pandera_schema = schema.to_pandera()
     if len(df) > WITNESS_FROM_ROWS:
         try:  # exact, and for a table that passes, many times cheaper than every row
-            pandera_schema.validate(df.iloc[witness_rows(df, schema)], lazy=True)
+            witnesses = df.iloc[witness_rows(df, schema)]
+            pandera_schema.validate(_as_strings(witnesses, schema) if as_category
+                                    else witnesses, lazy=True)
             return
         except SchemaErrors:
             pass  # check every row, so the report counts and shows the real failures
+    if as_category:
+        df = _as_strings(df, schema)
     try:
         pandera_schema.validate(df, lazy=True)
     except SchemaErrors as err:
         problems = _summarise(err.failure_cases, schema, n_rows=len(df))
         # from None: Pandera's own message is a long JSON dump; ours replaces it.
         raise SchemaViolation(_report(problems, schema, what), problems) from None
+
+
+def _as_strings(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
+    """Categorical columns the schema does not declare categorical, as plain objects."""
+    names = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)
+             and c in schema.columns and schema.columns[c].dtype != "category"]
+    return df.astype({c: object for c in names}) if names else df
 
 
 def witness_rows(df: pd.DataFrame, schema: TableSchema) -> np.ndarray:

@@ -499,6 +499,29 @@ def test_high_cardinality_categorical_encodes_as_codes_and_rare_levels_come_back
     assert out[~frequent].nunique() > 1000
 
 
+@pytest.mark.parametrize("column", ["occupation", "product"])
+def test_strings_decoded_as_category_are_the_same_values_and_draws(adult, column):
+    """as_category must give the values decode gives, nulls and rare levels (drawn from the
+    same generator) included, as a categorical; other columns decode as before."""
+    if column == "product":  # 3,000 levels: most are rare, drawn at decode time
+        rng = np.random.default_rng(0)
+        levels = np.array([f"SKU-{i:04d}" for i in range(3000)], dtype=object)
+        weights = 1.0 / np.arange(1, 3001)
+        s = pd.Series(levels[rng.choice(3000, 20_000, p=weights / weights.sum())], name=column)
+    else:
+        s = adult[column]
+    enc = fitted(CategoricalEncoder, s)
+    assert enc.decodes_to_category and (column != "product" or enc.rare_levels_)
+    encoded = enc.encode(s)
+    plain = enc.decode(encoded.continuous, encoded.discrete, np.random.default_rng(1))
+    coded = enc.decode(encoded.continuous, encoded.discrete, np.random.default_rng(1),
+                       as_category=True)
+    assert isinstance(coded.dtype, pd.CategoricalDtype)
+    assert coded.isna().sum() == plain.isna().sum() == s.isna().sum()
+    pd.testing.assert_series_equal(coded.astype(object), plain)
+    assert not fitted(DiscreteNumericEncoder, adult["education-num"]).decodes_to_category
+
+
 def test_categorical_encoding_maps_unseen_values_to_a_valid_code(adult):
     enc = fitted(CategoricalEncoder, adult["native-country"])
     codes = enc.encode(pd.Series(["Atlantis", "Mexico", None], name="native-country")).discrete

@@ -284,3 +284,24 @@ def test_witness_rows_catch_repeats_patterns_and_bounds_on_a_mixed_table(monkeyp
         assert by_witness == _verdict(bad, schema, monkeypatch, witness=False)
     picked = witness_rows(table, schema)
     assert len(picked) < len(table) / 2  # the point: far fewer rows than the table
+
+
+@pytest.mark.parametrize("corruption", ["none", "unseen category", "null where none are allowed",
+                                        "age above the maximum"])
+def test_strings_as_categoricals_give_the_same_verdict_and_report(
+        corruption, adult, adult_schema, monkeypatch):
+    """Synthetic chunks for Arrow keep string columns as categoricals (as_category): they
+    must be judged, and reported, as the strings they stand for."""
+    table = adult.copy()
+    CORRUPTIONS[corruption](table)
+    strings = [c for c in table.columns if table[c].dtype == object]
+    coded = table.astype({c: "category" for c in strings})
+    for witness in (True, False):
+        monkeypatch.setattr("synthvae.schema.WITNESS_FROM_ROWS", 0 if witness else 10**12)
+        try:
+            validate(coded, adult_schema, as_category=True)
+            verdict = None
+        except SchemaViolation as err:
+            verdict = str(err)
+        assert verdict == _verdict(table, adult_schema, monkeypatch, witness)
+        assert (verdict is None) == (corruption == "none")

@@ -50,6 +50,12 @@ def test_arrow_chunks_hold_the_same_rows(model, one_process_rows, mixed):
     assert len(back) == N
     for name in ("age", "workclass", "row_id", "customer_id"):  # nulls: None here, NaN there
         pd.testing.assert_series_equal(back[name], one_process_rows[name], check_dtype=False)
+    # string columns travel as codes until Arrow: the tables must still be from_pandas's own
+    assert model.encoder_.category_columns
+    for i, table in enumerate(tables):
+        rows = one_process_rows.iloc[i * SAMPLE_CHUNK:(i + 1) * SAMPLE_CHUNK]
+        expected = pyarrow.Table.from_pandas(rows.reset_index(drop=True), preserve_index=False)
+        assert table.equals(expected, check_metadata=True)
 
 
 def test_a_chunk_that_breaks_the_schema_is_named_by_its_rows_in_the_stream(model, mixed):

@@ -52,6 +52,15 @@ class CategoricalEncoder(ColumnEncoder):
         self._values = np.array(self.levels_ + [None], dtype=object)
         self._values[len(self.levels_)] = None
         self._nulls = np.array([v is None for v in self.levels_] + [False])
+        # For decoding to a pandas categorical: every value seen, as categories, and each
+        # model class's (and each rare level's) code among them; -1 is null.
+        seen = [v for v in self.levels_ + self.rare_levels_ if v is not None]
+        code = {v: i for i, v in enumerate(seen)}
+        self._categories = seen
+        self._category_codes = np.array([code.get(v, -1) for v in self.levels_] + [-1])
+        self._rare_codes = np.array([code.get(v, -1) for v in self.rare_levels_], dtype=np.int64)
+        self.decodes_to_category = (self.dtype == "object" and self.categories_ is None
+                                    and all(isinstance(v, str) for v in seen))
 
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
         keys = s.astype(object).where(s.notna(), _NULL)
@@ -62,8 +71,18 @@ class CategoricalEncoder(ColumnEncoder):
         return Encoded(np.zeros((len(s), 0), np.float32), codes.astype(np.int64)[:, None])
 
     def decode(self, continuous: np.ndarray, discrete: np.ndarray,
-               rng: np.random.Generator) -> pd.Series:
+               rng: np.random.Generator, as_category: bool = False) -> pd.Series:
+        """The column's values in its dtype; with `as_category`, a column of strings comes as
+        a pandas categorical of the same values instead (`decodes_to_category`), which makes
+        no Python string per row: Arrow then takes it as codes and a dictionary."""
         codes = discrete[:, 0]
+        if as_category and self.decodes_to_category:
+            out = self._category_codes[codes]
+            rare = codes == len(self.levels_)
+            if rare.any():  # the same draw as below, so both forms hold the same values
+                out[rare] = self._rare_codes[rng.choice(len(self.rare_levels_), int(rare.sum()),
+                                                        p=self.rare_probs_)]
+            return pd.Series(pd.Categorical.from_codes(out, self._categories), name=self.name)
         values = self._values[codes]
         nulls = self._nulls[codes]
         rare = codes == len(self.levels_)

@@ -80,6 +80,12 @@ class TableEncoder:
         return [[float(x) for x in enc.bin_edges(n_bins)]
                 for enc in self.encoders_ for _ in range(enc.n_continuous)]
 
+    @property
+    def category_columns(self) -> list[str]:
+        """Columns of strings that `decode(as_category=True)` gives as pandas categoricals."""
+        return [e.name for e in self.encoders_
+                if isinstance(e, CategoricalEncoder) and e.decodes_to_category]
+
     def columns_per_slot(self) -> list[str]:
         """The column each model output belongs to, in the model's [discrete..., continuous...]."""
         discrete = [e.name for e in self.encoders_ for _ in e.cardinalities]
@@ -106,10 +112,14 @@ class TableEncoder:
         return continuous, discrete
 
     def decode(self, continuous: np.ndarray, discrete: np.ndarray, rng: np.random.Generator,
-               ids: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> pd.DataFrame:
+               ids: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+               as_category: bool = False) -> pd.DataFrame:
         """Rows back in the table's columns. With `ids` (an `id_stream`), the id columns are
-        left to it rather than made here and then overwritten."""
-        columns = {enc.name: enc.decode(continuous[:, cs], discrete[:, ds], rng)
+        left to it rather than made here and then overwritten. With `as_category`, the
+        `category_columns` come as pandas categoricals of the same values."""
+        columns = {enc.name: enc.decode(continuous[:, cs], discrete[:, ds], rng, as_category=True)
+                   if as_category and enc.name in self.category_columns
+                   else enc.decode(continuous[:, cs], discrete[:, ds], rng)
                    for enc, (cs, ds) in zip(self.encoders_, self._slices)
                    if ids is None or not isinstance(enc, IdEncoder)}
         rows = pd.DataFrame(columns, columns=self.columns_)
