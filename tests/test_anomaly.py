@@ -16,7 +16,7 @@ def adult() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def fitted(adult) -> Synthesizer:
-    return Synthesizer(epochs=25, random_state=0, **QUICK).fit(adult)
+    return Synthesizer(epochs=50, random_state=0, **QUICK).fit(adult)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ def adult() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def fitted(adult) -> Synthesizer:
-    return Synthesizer(epochs=25, random_state=0, **QUICK).fit(adult)
+    return Synthesizer(epochs=50, random_state=0, **QUICK).fit(adult)
 
 
 def test_parse_where_reads_values_lists_ranges_and_nulls():
