@@ -60,7 +60,7 @@ class CategoricalEncoder(ColumnEncoder):
         self._category_codes = np.array([code.get(v, -1) for v in self.levels_] + [-1])
         self._rare_codes = np.array([code.get(v, -1) for v in self.rare_levels_], dtype=np.int64)
         self.decodes_to_category = (self.dtype == "object" and self.categories_ is None
-                                    and all(isinstance(v, str) for v in seen))
+                                    and bool(seen) and all(isinstance(v, str) for v in seen))
 
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
         keys = s.astype(object).where(s.notna(), _NULL)
