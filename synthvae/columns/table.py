@@ -117,9 +117,9 @@ class TableEncoder:
         """Rows back in the table's columns. With `ids` (an `id_stream`), the id columns are
         left to it rather than made here and then overwritten. With `as_category`, the
         `category_columns` come as pandas categoricals of the same values."""
+        coded = set(self.category_columns) if as_category else set()
         columns = {enc.name: enc.decode(continuous[:, cs], discrete[:, ds], rng, as_category=True)
-                   if as_category and enc.name in self.category_columns
-                   else enc.decode(continuous[:, cs], discrete[:, ds], rng)
+                   if enc.name in coded else enc.decode(continuous[:, cs], discrete[:, ds], rng)
                    for enc, (cs, ds) in zip(self.encoders_, self._slices)
                    if ids is None or not isinstance(enc, IdEncoder)}
         rows = pd.DataFrame(columns, columns=self.columns_)
