@@ -344,7 +344,7 @@ class VAE(nn.Module):
             codes = np.empty((len(z), self.heads.n_discrete), np.int64)
             for start in range(0, len(z), MLP_BLOCK):
                 rows = slice(start, start + MLP_BLOCK)
-                draw(self.heads.from_hidden(self.decoder(z[rows])), u[rows], eps[rows],
+                draw(fused.project_t(self.heads, self.decoder(z[rows])), u[rows], eps[rows],
                      values[rows], codes[rows])
             return torch.from_numpy(values), torch.from_numpy(codes), z.new_zeros(len(z))
         # Slot-by-slot decoding is memory-bound; blocks that stay in cache run ~2x faster.
