@@ -21,6 +21,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -79,7 +80,7 @@ class ColumnSpec:
     unique: bool = False
     regex: str | None = None
 
-    def to_pandera(self) -> pa.Column:
+    def to_pandera(self, check_dtype: bool = True) -> pa.Column:
         checks = []
         if self.min is not None:
             checks.append(pa.Check.ge(self.min, error=f"must be >= {_show(self.min)}"))
@@ -96,7 +97,8 @@ class ColumnSpec:
                 )
             )
         return pa.Column(
-            self.dtype, checks=checks, nullable=self.nullable, unique=self.unique, coerce=False
+            self.dtype if check_dtype else None, checks=checks, nullable=self.nullable,
+            unique=self.unique, coerce=False,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,11 +134,13 @@ class TableSchema:
         """Column name -> kind, for the columns whose kind is given."""
         return {name: spec.kind for name, spec in self.columns.items() if spec.kind is not None}
 
-    def to_pandera(self) -> pa.DataFrameSchema:
+    def to_pandera(self, dtype_known: Collection[str] = ()) -> pa.DataFrameSchema:
+        """`dtype_known`: columns whose dtype the caller has already established; their
+        dtype check is left out."""
         # strict: a table column the schema does not know is an error, so nothing downstream
         # silently drops it. coerce=False: the schema checks types, it never changes them.
         return pa.DataFrameSchema(
-            {name: spec.to_pandera() for name, spec in self.columns.items()},
+            {name: spec.to_pandera(name not in dtype_known) for name, spec in self.columns.items()},
             name=self.name,
             strict=True,
             ordered=False,
@@ -328,30 +332,49 @@ def validate(df: pd.DataFrame, schema: TableSchema, *, what: str = "input table"
             lines.append(f"  - duplicated column names in the table: {_names(duplicated)}")
         raise SchemaViolation("\n".join(lines), problems)
 
-    pandera_schema = schema.to_pandera()
     if len(df) > WITNESS_FROM_ROWS:
         try:  # exact, and for a table that passes, many times cheaper than every row
             witnesses = df.iloc[witness_rows(df, schema)]
-            pandera_schema.validate(_as_strings(witnesses, schema) if as_category
-                                    else witnesses, lazy=True)
+            known = _string_categoricals(witnesses, schema) if as_category else []
+            schema.to_pandera(dtype_known=known).validate(
+                _as_strings(witnesses, schema, keep=known) if as_category else witnesses,
+                lazy=True)
             return
         except SchemaErrors:
             pass  # check every row, so the report counts and shows the real failures
     if as_category:
         df = _as_strings(df, schema)
     try:
-        pandera_schema.validate(df, lazy=True)
+        schema.to_pandera().validate(df, lazy=True)
     except SchemaErrors as err:
         problems = _summarise(err.failure_cases, schema, n_rows=len(df))
         # from None: Pandera's own message is a long JSON dump; ours replaces it.
         raise SchemaViolation(_report(problems, schema, what), problems) from None
 
 
-def _as_strings(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
-    """Categorical columns the schema does not declare categorical, as plain objects."""
+def _as_strings(df: pd.DataFrame, schema: TableSchema, keep: Collection[str] = ()
+                ) -> pd.DataFrame:
+    """Categorical columns the schema does not declare categorical (but those in `keep`),
+    as plain objects."""
     names = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)
-             and c in schema.columns and schema.columns[c].dtype != "category"]
+             and c in schema.columns and schema.columns[c].dtype != "category" and c not in keep]
     return df.astype({c: object for c in names}) if names else df
+
+
+def _string_categoricals(df: pd.DataFrame, schema: TableSchema) -> list[str]:
+    """Categorical columns that stand for a `str` column of `schema` and pass its dtype
+    check as they are: every category is a string (so every value is a string or null),
+    and no bound needs them ordered. Pandera then need not check each value's type, nor the
+    column be made of Python strings: for a witness table, that check and that conversion
+    were over a third of a 65,536-row chunk's validation (Adult: 21 ms, 13 ms without)."""
+    out = []
+    for name, spec in schema.columns.items():
+        dtype = df[name].dtype if name in df.columns else None
+        if (isinstance(dtype, pd.CategoricalDtype) and spec.dtype == "str"
+                and spec.min is None and spec.max is None
+                and all(isinstance(v, str) for v in dtype.categories)):
+            out.append(name)
+    return out
 
 
 def witness_rows(df: pd.DataFrame, schema: TableSchema) -> np.ndarray:

@@ -287,7 +287,7 @@ def test_witness_rows_catch_repeats_patterns_and_bounds_on_a_mixed_table(monkeyp
 
 
 @pytest.mark.parametrize("corruption", ["none", "unseen category", "null where none are allowed",
-                                        "age above the maximum"])
+                                        "age above the maximum", "a number among strings"])
 def test_strings_as_categoricals_give_the_same_verdict_and_report(
         corruption, adult, adult_schema, monkeypatch):
     """Synthetic chunks for Arrow keep string columns as categoricals (as_category): they
