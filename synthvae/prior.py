@@ -44,16 +44,27 @@ class GaussianMixturePrior:
         """(n, latent_dim) float32 draws: pick a component per row, then mean + L @ eps."""
         counts = rng.multinomial(n, self.weights_)
         # PyTorch's normals, seeded from rng: 2.5x faster than NumPy's (0.11 against 0.27 us
-        # a row of 32), which counts when sampling millions of rows
+        # a row of 32), which counts when sampling millions of rows. The rest is PyTorch too:
+        # it lets go of the GIL and keeps to its thread, where NumPy's BLAS started threads
+        # of its own, so two chunks drawn at once took as long as one after the other.
+        means, factors = self._tensors()
         normals = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        eps = torch.randn(n, self.means_.shape[1], generator=normals).numpy()
-        z = np.empty_like(eps)
+        eps = torch.randn(n, means.shape[1], generator=normals)
+        z = torch.empty_like(eps)
         start = 0
         for k in np.flatnonzero(counts):  # one matrix product per component, not per row
             rows = slice(start, start + counts[k])
-            z[rows] = self.means_[k] + eps[rows] @ self.cholesky_[k].T.astype(np.float32)
+            torch.addmm(means[k], eps[rows], factors[k], out=z[rows])
             start += counts[k]
-        return z[rng.permutation(n)]
+        return z[torch.from_numpy(rng.permutation(n))].numpy()
+
+    def _tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Means and transposed Cholesky factors as float32 tensors, made once."""
+        if getattr(self, "_cached", None) is None or self._cached[0] is not self.means_:
+            self._cached = (self.means_, torch.as_tensor(self.means_, dtype=torch.float32),
+                            torch.as_tensor(self.cholesky_, dtype=torch.float32).transpose(1, 2)
+                            .contiguous())
+        return self._cached[1], self._cached[2]
 
     @classmethod
     def standard_normal(cls, latent_dim: int) -> GaussianMixturePrior:
