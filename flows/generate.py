@@ -37,6 +37,7 @@ import logging
 import shutil
 import sys
 import tempfile
+import threading
 from dataclasses import asdict
 import time
 from collections.abc import Iterator
@@ -50,7 +51,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 import numpy as np
 
 from flows.shards import SHARD_ROWS, dask_task_runner, sample_shards, shard_plan, shared_prefect_api
-from synthvae import Synthesizer
+from synthvae import Synthesizer, fused
 from synthvae.synthesizer import SAMPLE_CHUNK
 from synthvae.columns import ConditionError, TableEncoder
 from synthvae.conditional import parse_where
@@ -644,6 +645,9 @@ def main(argv: list[str] | None = None) -> int:
         return fail(err)
     quiet_expected_errors()
     logging.getLogger("synthvae").setLevel(logging.INFO)
+    # numba compiles the sampling kernel once per install (about 13 s), meanwhile Prefect
+    # starts its server; afterwards this only loads it from the cache
+    threading.Thread(target=fused.compile_ahead, name="synthvae-compile", daemon=True).start()
     try:
         if params["workers"] or params["dask_address"]:
             with shared_prefect_api(params["dask_address"]):

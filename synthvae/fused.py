@@ -20,6 +20,7 @@ degree-6 polynomial for the fraction, relative error about 2e-7 (float32 roundin
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 import threading
@@ -301,6 +302,24 @@ def sample_slots(heads, base: torch.Tensor, u: torch.Tensor, eps: torch.Tensor,
     values = np.empty((n, heads.n_continuous), np.float32)
     SlotSampler(heads, temperature, threads)(base.T, u, eps, values, codes)
     return torch.from_numpy(values), torch.from_numpy(codes)
+
+
+def compile_ahead() -> None:
+    """Compiles the kernel, or loads it from numba's cache, without running it.
+
+    The first draw of a fresh install otherwise waits for the compile (about 13 s on 2
+    cores); a command line can start this on a thread while it does other things (the flow
+    starts Prefect's server). It only compiles: numba's thread pool must start on the
+    thread that draws (see `synthvae.stream`)."""
+    from .model import AutoregressiveHeads  # model imports this module
+
+    heads = AutoregressiveHeads(8, n_continuous=1, cardinalities=[2], width=8, value_bins=2)
+    args = dict(base_t=np.zeros((8, 1), np.float32), **kernel_arguments(heads),
+                u=np.zeros((1, 1), np.float32), eps=np.zeros((1, 1), np.float32),
+                temperature=1.0, codes_out=np.zeros((1, 1), np.int64),
+                values_out=np.zeros((1, 1), np.float32))
+    names = inspect.signature(_sample_rows.py_func).parameters
+    _sample_rows.compile(tuple(numba.typeof(args[name]) for name in names))
 
 
 _LOCK = threading.Lock()

@@ -73,3 +73,14 @@ def test_kernel_switch_off(monkeypatch):
     assert not fused.enabled()
     monkeypatch.setenv("SYNTHVAE_FUSED", "1")
     assert fused.enabled()
+
+
+def test_compile_ahead_makes_the_very_kernel_sampling_runs():
+    """The flow compiles the kernel on a thread while Prefect starts: that is only worth it
+    if drawing rows afterwards finds that compiled version instead of making another."""
+    fused.compile_ahead()
+    compiled = set(fused._sample_rows.overloads)
+    model = _model(**CASES["mixed, binned values"])
+    with torch.no_grad():
+        model.generate(torch.randn(300, model.cfg.latent_dim))
+    assert set(fused._sample_rows.overloads) == compiled and len(compiled) == 1
