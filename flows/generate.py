@@ -647,7 +647,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("synthvae").setLevel(logging.INFO)
     # numba compiles the sampling kernel once per install (about 13 s), meanwhile Prefect
     # starts its server; afterwards this only loads it from the cache
-    threading.Thread(target=fused.compile_ahead, name="synthvae-compile", daemon=True).start()
+    compiling = threading.Thread(target=fused.compile_ahead, name="synthvae-compile")
+    compiling.start()
     try:
         if params["workers"] or params["dask_address"]:
             with shared_prefect_api(params["dask_address"]):
@@ -659,6 +660,9 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except InputError as err:
         return fail(err)
+    finally:
+        # an exit while LLVM is still compiling aborts the process (SIGABRT, not our code)
+        compiling.join()
     print(summary(report, time.perf_counter() - started, draft))
     return 0
 
