@@ -19,9 +19,9 @@ from __future__ import annotations
 import datetime
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Collection
 from typing import Any
 
 import numpy as np
