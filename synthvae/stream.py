@@ -24,9 +24,10 @@ from .synthesizer import SAMPLE_CHUNK, Synthesizer
 
 
 def to_arrow(df: pd.DataFrame, strings: list[str]) -> pyarrow.Table:
-    """`df` as an Arrow table, its `strings` (categoricals that stand for columns of strings)
-    cast to plain strings, pandas metadata included: the very table `from_pandas` makes of
-    the same rows decoded as Python strings, made from codes and a dictionary instead."""
+    """`df` as an Arrow table in which `strings` (categoricals that stand for columns of
+    strings) stay dictionary-encoded, with pandas metadata that calls them strings: what
+    `synthvae.io.write_table_stream` writes as the very file it writes for the same rows
+    decoded as Python strings, without making a string per value."""
     table = pyarrow.Table.from_pandas(df, preserve_index=False)
     strings = [c for c in strings if pyarrow.types.is_dictionary(table.schema.field(c).type)]
     if not strings:
@@ -35,10 +36,8 @@ def to_arrow(df: pd.DataFrame, strings: list[str]) -> pyarrow.Table:
     for column in meta["columns"]:
         if column["name"] in strings:
             column.update(pandas_type="unicode", numpy_type="object", metadata=None)
-    fields = [pyarrow.field(f.name, f.type.value_type, f.nullable) if f.name in strings else f
-              for f in table.schema]
-    return table.cast(pyarrow.schema(fields, metadata={**table.schema.metadata,
-                                                       b"pandas": json.dumps(meta).encode()}))
+    return table.replace_schema_metadata({**table.schema.metadata,
+                                          b"pandas": json.dumps(meta).encode()})
 
 
 def usable_cores() -> int:

@@ -168,6 +168,43 @@ def test_write_table_stream_writes_one_table_chunk_by_chunk(tmp_path):
         pd.testing.assert_frame_equal(read_table_head(path, 7), back.head(7))
 
 
+def test_dictionary_encoded_strings_are_written_as_the_file_of_the_strings(tmp_path):
+    import pyarrow
+    import pyarrow.parquet as pq
+    from synthvae.io import write_table_stream
+    from synthvae.stream import to_arrow
+    frame = pd.DataFrame({
+        "s": pd.Categorical(["a", "b", None, "a"]),  # strings, carried as codes
+        "c": pd.Categorical(["u", "v", "u", "u"]),  # a real categorical: stays one
+        "t": pd.date_range("2020", periods=4, tz="Europe/Paris"),
+        "n": pd.array([1, None, 3, 4], dtype="Int64"), "b": [True, False, True, True],
+        "id": ["x1", "x2", "x3", "x4"], "f": [0.5, np.nan, 1.5, 2.0]})
+    strings = frame.assign(s=frame["s"].astype(object).where(frame["s"].notna(), None))
+    write_table_stream([to_arrow(frame, ["s"])] * 3, tmp_path / "codes.parquet", "parquet")
+    pq.write_table(pyarrow.Table.from_pandas(pd.concat([strings] * 3, ignore_index=True),
+                                             preserve_index=False), tmp_path / "plain.parquet")
+    codes, plain = pq.ParquetFile(tmp_path / "codes.parquet"), pq.ParquetFile(tmp_path / "plain.parquet")
+    assert codes.metadata.metadata == plain.metadata.metadata
+    assert codes.read().equals(plain.read(), check_metadata=True)
+    back = pd.read_parquet(tmp_path / "codes.parquet")
+    assert back["s"].dtype == object and back["c"].dtype == "category"
+    pd.testing.assert_frame_equal(back, pd.read_parquet(tmp_path / "plain.parquet"))
+
+
+def test_write_table_stream_dictionary_encodes_only_repetitive_columns(tmp_path):
+    import pyarrow.parquet as pq
+    from synthvae.io import write_table_stream
+    rows = np.arange(1000)
+    chunk = pd.DataFrame({"unique": rows * 7919, "few": rows % 10, "text": (rows % 3).astype(str)})
+    write_table_stream([chunk, chunk], tmp_path / "t.parquet", "parquet")
+    group = pq.ParquetFile(tmp_path / "t.parquet").metadata.row_group(1)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(3)}
+    assert "RLE_DICTIONARY" not in encodings["unique"]
+    assert "RLE_DICTIONARY" in encodings["few"] and "RLE_DICTIONARY" in encodings["text"]
+    pd.testing.assert_frame_equal(read_table(tmp_path / "t.parquet"),
+                                  pd.concat([chunk, chunk], ignore_index=True))
+
+
 def test_write_table_stream_leaves_nothing_when_the_stream_fails(tmp_path):
     from synthvae.io import write_table_stream
 

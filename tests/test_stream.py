@@ -1,9 +1,11 @@
 """sample_stream: iter_sample's chunks drawn on several threads, checked, in order."""
 import pandas as pd
 import pyarrow
+import pyarrow.parquet as pq
 import pytest
 
 from synthvae import Synthesizer
+from synthvae.io import stored_schema, write_table_stream
 from synthvae.schema import SchemaViolation, infer_schema
 from synthvae.stream import sample_stream
 from synthvae.synthesizer import SAMPLE_CHUNK
@@ -45,17 +47,35 @@ def test_arrow_chunks_hold_the_same_rows(model, one_process_rows, mixed):
     tables = list(sample_stream(model, N, random_state=5, threads=2, arrow=True,
                                 schema=infer_schema(mixed, "mixed")))
     assert all(isinstance(t, pyarrow.Table) for t in tables)
-    back = pyarrow.concat_tables(tables).to_pandas()
+    back = pyarrow.concat_tables([t.cast(stored_schema(t.schema)) for t in tables]).to_pandas()
     assert list(back.columns) == list(mixed.columns)
     assert len(back) == N
     for name in ("age", "workclass", "row_id", "customer_id"):  # nulls: None here, NaN there
         pd.testing.assert_series_equal(back[name], one_process_rows[name], check_dtype=False)
-    # string columns travel as codes until Arrow: the tables must still be from_pandas's own
+    # string columns stay codes, Arrow dictionaries, all the way to the writer: as the
+    # writer records them they must be from_pandas's own table of the strings
     assert model.encoder_.category_columns
     for i, table in enumerate(tables):
         rows = one_process_rows.iloc[i * SAMPLE_CHUNK:(i + 1) * SAMPLE_CHUNK]
         expected = pyarrow.Table.from_pandas(rows.reset_index(drop=True), preserve_index=False)
-        assert table.equals(expected, check_metadata=True)
+        assert table.cast(stored_schema(table.schema)).equals(expected, check_metadata=True)
+        assert all(pyarrow.types.is_dictionary(table.schema.field(c).type)
+                   for c in model.encoder_.category_columns)
+
+
+def test_streamed_parquet_is_the_file_of_the_strings(model, one_process_rows, mixed, tmp_path):
+    tables = sample_stream(model, N, random_state=5, threads=2, arrow=True,
+                           schema=infer_schema(mixed, "mixed"))
+    write_table_stream(tables, tmp_path / "stream.parquet", "parquet")
+    pq.write_table(pyarrow.Table.from_pandas(one_process_rows, preserve_index=False),
+                   tmp_path / "strings.parquet")
+    streamed, strings = (pq.ParquetFile(tmp_path / name) for name in ("stream.parquet",
+                                                                      "strings.parquet"))
+    assert streamed.metadata.metadata == strings.metadata.metadata  # pandas + Arrow schema
+    assert streamed.schema.equals(strings.schema)
+    assert streamed.read().equals(strings.read(), check_metadata=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "stream.parquet"),
+                                  pd.read_parquet(tmp_path / "strings.parquet"))
 
 
 def test_a_chunk_that_breaks_the_schema_is_named_by_its_rows_in_the_stream(model, mixed):
