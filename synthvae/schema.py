@@ -129,6 +129,10 @@ class TableSchema:
     columns: dict[str, ColumnSpec]
     description: str = ""
     sensitive: list[str] = field(default_factory=list)
+    _pandera: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_pandera": {}}  # a cache, rebuilt on use, not state
 
     def kinds(self) -> dict[str, str]:
         """Column name -> kind, for the columns whose kind is given."""
@@ -136,16 +140,27 @@ class TableSchema:
 
     def to_pandera(self, dtype_known: Collection[str] = ()) -> pa.DataFrameSchema:
         """`dtype_known`: columns whose dtype the caller has already established; their
-        dtype check is left out."""
-        # strict: a table column the schema does not know is an error, so nothing downstream
-        # silently drops it. coerce=False: the schema checks types, it never changes them.
-        return pa.DataFrameSchema(
-            {name: spec.to_pandera(name not in dtype_known) for name, spec in self.columns.items()},
-            name=self.name,
-            strict=True,
-            ordered=False,
-            coerce=False,
-        )
+        dtype check is left out.
+
+        Made once per set of rules and kept: building it took 2.6 ms (Adult), a fifth of
+        checking a 65,536-row chunk. The key is the rules' text, so a schema edited in place
+        gets a new one."""
+        key = (self.name, repr(self.columns), frozenset(dtype_known))
+        if key not in self._pandera:
+            if len(self._pandera) >= 8:
+                self._pandera.clear()
+            # strict: a table column the schema does not know is an error, so nothing
+            # downstream silently drops it. coerce=False: the schema checks types, it never
+            # changes them.
+            self._pandera[key] = pa.DataFrameSchema(
+                {name: spec.to_pandera(name not in dtype_known)
+                 for name, spec in self.columns.items()},
+                name=self.name,
+                strict=True,
+                ordered=False,
+                coerce=False,
+            )
+        return self._pandera[key]
 
     def to_yaml(self) -> str:
         doc: dict[str, Any] = {"name": self.name}
@@ -385,6 +400,15 @@ def witness_rows(df: pd.DataFrame, schema: TableSchema) -> np.ndarray:
     keep = [np.zeros(0, np.int64)]
     for name, spec in schema.columns.items():
         s = df[name]
+        if (isinstance(s.dtype, pd.CategoricalDtype) and spec.min is None and spec.max is None
+                and not spec.unique):
+            keep.append(_categorical_witnesses(s.cat.codes.to_numpy(), len(s.cat.categories)))
+            continue
+        if (isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf" and spec.categories is None
+                and spec.regex is None and not spec.unique):
+            bounded = spec.min is not None or spec.max is not None
+            keep.append(_numeric_witnesses(s.to_numpy(), bounded))
+            continue
         nulls = s.isna().to_numpy()
         if nulls.any():
             keep.append(np.flatnonzero(nulls)[:1])
@@ -405,6 +429,26 @@ def witness_rows(df: pd.DataFrame, schema: TableSchema) -> np.ndarray:
                 return np.arange(len(df))
         keep.append(np.flatnonzero(~nulls)[:1])
     return np.unique(np.concatenate(keep))
+
+
+def _categorical_witnesses(codes: np.ndarray, n_categories: int) -> np.ndarray:
+    """A row for each value a categorical holds (code -1 is null), from its codes: a
+    scatter, where `Series.duplicated` hashed every value (0.3 ms a 65,536-row column)."""
+    where = np.full(n_categories + 1, -1, np.int64)
+    where[codes] = np.arange(len(codes))  # some row of each code; null (-1) lands last
+    return where[where >= 0]
+
+
+def _numeric_witnesses(values: np.ndarray, bounded: bool) -> np.ndarray:
+    """witness_rows for a NumPy number column, in NumPy: its first null (NaN), first value,
+    and with bounds its smallest and largest (pandas' isna and argmin cost ~0.1 ms each)."""
+    nulls = np.isnan(values) if values.dtype.kind == "f" else None
+    if nulls is None or not nulls.any():
+        return np.array([0, values.argmin(), values.argmax()] if bounded else [0])
+    if nulls.all():
+        return np.flatnonzero(nulls)[:1]
+    first = [np.argmax(nulls), np.argmin(nulls)]
+    return np.array(first + [np.nanargmin(values), np.nanargmax(values)] if bounded else first)
 
 
 def _column_set_problems(df: pd.DataFrame, schema: TableSchema) -> list[dict[str, Any]]:

@@ -1,3 +1,4 @@
+import copy
 import pickle
 import time
 from pathlib import Path
@@ -305,3 +306,31 @@ def test_strings_as_categoricals_give_the_same_verdict_and_report(
             verdict = str(err)
         assert verdict == _verdict(table, adult_schema, monkeypatch, witness)
         assert (verdict is None) == (corruption == "none")
+
+
+@pytest.mark.parametrize("corruption", ["none", "NaN where none are allowed", "above the maximum",
+                                        "only NaN"])
+def test_witness_rows_of_float_columns_give_the_same_verdict(corruption, monkeypatch):
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"score": rng.uniform(0, 1, 20_000),
+                          "gap": np.where(rng.uniform(size=20_000) < 0.1, np.nan, 1.0)})
+    schema = TableSchema("floats", {
+        "score": ColumnSpec(dtype="float64", nullable=False, min=0.0, max=1.0),
+        "gap": ColumnSpec(dtype="float64", nullable=True, min=0.5)})
+    if corruption == "NaN where none are allowed":
+        table.loc[13_000, "score"] = np.nan
+    elif corruption == "above the maximum":
+        table.loc[19_999, "score"] = 1.5
+    elif corruption == "only NaN":
+        table["gap"] = np.nan
+    by_witness = _verdict(table, schema, monkeypatch, witness=True)
+    assert by_witness == _verdict(table, schema, monkeypatch, witness=False)
+    assert (by_witness is None) == (corruption in ("none", "only NaN"))
+
+
+def test_a_schema_edited_in_place_is_checked_by_its_new_rules(adult, adult_schema):
+    schema = copy.deepcopy(adult_schema)
+    validate(adult, schema)
+    schema.columns["age"].max = 60
+    with pytest.raises(SchemaViolation, match="age"):
+        validate(adult, schema)
