@@ -155,10 +155,14 @@ def _parquet_writer(path: Path, first: pyarrow.Table) -> pq.ParquetWriter:
     Columns whose first chunk is more than half distinct values (ids, most continuous
     values) are not dictionary-encoded: the dictionary would be as long as the column, which
     made the file larger and the write slower (Adult's fnlwgt)."""
-    rows = max(first.num_rows, 1)
+    def repetitive(column: pyarrow.ChunkedArray) -> bool:
+        try:
+            return pc.count_distinct(column, mode="all").as_py() <= first.num_rows // 2
+        except pyarrow.ArrowNotImplementedError:  # e.g. an all-null column: pyarrow's default
+            return True
+
     dictionary = [f.name for f, column in zip(first.schema, first.columns)
-                  if pyarrow.types.is_dictionary(f.type)
-                  or pc.count_distinct(column, mode="all").as_py() <= rows // 2]
+                  if pyarrow.types.is_dictionary(f.type) or repetitive(column)]
     stored = stored_schema(first.schema)
     writer = pq.ParquetWriter(path, first.schema, store_schema=False, use_dictionary=dictionary)
     writer.add_key_value_metadata({**(stored.metadata or {}),

@@ -195,7 +195,8 @@ def test_write_table_stream_dictionary_encodes_only_repetitive_columns(tmp_path)
     import pyarrow.parquet as pq
     from synthvae.io import write_table_stream
     rows = np.arange(1000)
-    chunk = pd.DataFrame({"unique": rows * 7919, "few": rows % 10, "text": (rows % 3).astype(str)})
+    chunk = pd.DataFrame({"unique": rows * 7919, "few": rows % 10, "text": (rows % 3).astype(str),
+                          "empty": [None] * len(rows)})  # Arrow's null type: no distinct count
     write_table_stream([chunk, chunk], tmp_path / "t.parquet", "parquet")
     group = pq.ParquetFile(tmp_path / "t.parquet").metadata.row_group(1)
     encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(3)}
