@@ -54,7 +54,8 @@ def sample_stream(synthesizer: Synthesizer, n: int, *, random_state: int,
     """Rows start ... start + n - 1 of `synthesizer.iter_sample(start + n, random_state,
     conditions)`, in chunks of up to SAMPLE_CHUNK rows, in order. Each chunk is checked
     against `schema` (a SchemaViolation names rows by their place in the whole stream) and,
-    with `arrow`, converted to a pyarrow Table, on the thread that drew it.
+    with `arrow`, converted to a pyarrow Table (see `to_arrow`: columns of strings stay
+    dictionary-encoded, for `synthvae.io.write_table_stream`), on the thread that drew it.
 
     `threads` (default: the cores this process may use) is the total thread budget: up to
     that many chunks are drawn at once, each by a one-thread PyTorch, or fewer chunks with
