@@ -21,8 +21,8 @@ times, for n in 10k, 100k, 1M, `sample(n)` (best of 3) and the streamed `iter_sa
 size over 1M rows in all, best of 2) from each fitted model. Prints fit seconds, seconds per
 row, seconds per optimiser step (default epochs depend on the row count, see `_auto_epochs`),
 sample seconds, and whether each step up grows no worse than linearly (time ratio <= row
-ratio; for sampling, the streamed sampler's). flights has 336,776 rows: the 1M point re-draws real flights with
-replacement, so that table holds duplicate rows (said in the output).
+ratio; for sampling, the streamed sampler's). flights has 336,776 rows: the 1M point re-draws
+real flights with replacement, so that table holds duplicate rows (said in the output).
 
 --epochs and --max-seconds pass through to Synthesizer (defaults: None, as a user gets).
 """
