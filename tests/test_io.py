@@ -183,7 +183,7 @@ def test_dictionary_encoded_strings_are_written_as_the_file_of_the_strings(tmp_p
     write_table_stream([to_arrow(frame, ["s"])] * 3, tmp_path / "codes.parquet", "parquet")
     pq.write_table(pyarrow.Table.from_pandas(pd.concat([strings] * 3, ignore_index=True),
                                              preserve_index=False), tmp_path / "plain.parquet")
-    codes, plain = pq.ParquetFile(tmp_path / "codes.parquet"), pq.ParquetFile(tmp_path / "plain.parquet")
+    codes, plain = (pq.ParquetFile(tmp_path / f"{name}.parquet") for name in ("codes", "plain"))
     assert codes.metadata.metadata == plain.metadata.metadata
     assert codes.read().equals(plain.read(), check_metadata=True)
     back = pd.read_parquet(tmp_path / "codes.parquet")
@@ -204,8 +204,8 @@ def test_write_table_stream_dictionary_encodes_only_repetitive_columns(tmp_path)
     assert "RLE_DICTIONARY" in encodings["few"] and "RLE_DICTIONARY" in encodings["text"]
     back = read_table(tmp_path / "t.parquet")
     assert back["empty"].isna().all()
-    pd.testing.assert_frame_equal(back.drop(columns="empty"),
-                                  pd.concat([chunk, chunk], ignore_index=True).drop(columns="empty"))
+    both = pd.concat([chunk, chunk], ignore_index=True)
+    pd.testing.assert_frame_equal(back.drop(columns="empty"), both.drop(columns="empty"))
 
 
 def test_write_table_stream_leaves_nothing_when_the_stream_fails(tmp_path):
