@@ -24,6 +24,7 @@ from safetensors.torch import save_file as save_tensors
 from .anomaly import LATENT_COLUMN, score_rows
 from .columns import ConditionError, TableEncoder
 from .conditional import as_constraints, draw_conditioned
+from .memory import concat_chunks, small_pages
 from .model import VAE, Constraints, VAEConfig
 from .prior import GaussianMixturePrior
 from .schema import SchemaViolation
@@ -188,10 +189,13 @@ class Synthesizer:
         for an open end), or `None` for null. A condition the model cannot meet (a column or
         value never seen, a range outside the observed one) raises `ConditionError`.
         """
-        chunks = list(self.iter_sample(n, random_state, conditions))
-        if not chunks:  # n = 0: the columns and dtypes, no rows
-            return self._sample_chunk(0, np.random.SeedSequence(0))
-        return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+        stream = self.iter_sample(n, random_state, conditions)
+        if n <= SAMPLE_CHUNK:
+            chunks = list(stream)
+            # n = 0: the columns and dtypes, no rows
+            return chunks[0] if chunks else self._sample_chunk(0, np.random.SeedSequence(0))
+        with small_pages():
+            return concat_chunks(stream, n)
 
     def iter_sample(self, n: int, random_state: int | None = None,
                     conditions: dict[str, Any] | None = None, start: int = 0, *,
