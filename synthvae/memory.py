@@ -2,7 +2,7 @@
 
 `concat_chunks` copies each chunk into the result as it arrives and lets it go, so building
 n rows needs the result plus one chunk, not the chunks plus their concatenation (2M sampled
-flights: 1,113 MiB above the model instead of 1,800 MiB).
+flights: 1,091 MiB above the model instead of 1,800 MiB).
 
 numpy advises the kernel to back every array over 4 MB with 2 MB pages. Where the kernel
 compacts memory to find them when the pages are first touched (`defrag` set to `madvise`,
