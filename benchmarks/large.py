@@ -211,7 +211,8 @@ def growth(small: list[float], large: list[float], row_ratio: float) -> tuple[li
     so a single strict comparison is a coin toss. Rounds are paired instead: PASS when the
     median round is no worse than linear; FAIL when every round is worse (were the growth
     linear, with noise as likely up as down, 5 rounds would all come out worse 1 time in 32);
-    otherwise NOT SHOWN: worse in the median, not in every round. Only FAIL counts as failed."""
+    otherwise NOT SHOWN: worse in the median, not in every round. The exit status is 1 for
+    anything but PASS: NOT SHOWN is not the bar met."""
     ratios = [b / a for a, b in zip(small, large)]
     median = statistics.median(ratios)
     if median <= row_ratio:
@@ -250,12 +251,12 @@ def report_curve(results: list[dict], redrawn: dict[int, int]) -> int:
         print(f"  fit {a['rows']:>9,} -> {b['rows']:>9,}: x{ratio:.2f} time, x{row_ratio:.0f} rows  "
               f"{'PASS' if ratio <= row_ratio else 'FAIL'}")
     print(f"  sampling: the time ratio in each of {SAMPLE_ROUNDS} rounds, sorted; PASS when the "
-          "median is <= the row ratio, FAIL when all are > (see `growth`)")
+          "median is <= the row ratio, FAIL when all are >, else NOT SHOWN (see `growth`)")
     for key, label in (("sample_s", "in memory"), ("stream_s", "streamed ")):
         for r in results:
             for n0, n1 in zip(SAMPLE_SIZES, SAMPLE_SIZES[1:]):
                 ratios, verdict = growth(r[key][str(n0)], r[key][str(n1)], n1 / n0)
-                failed += verdict == "FAIL"
+                failed += verdict != "PASS"
                 print(f"  sample {label} {n0:>9,} -> {n1:>9,} (model of {r['rows']:,} rows): "
                       f"x{statistics.median(ratios):.2f} median ("
                       + ", ".join(f"{x:.2f}" for x in sorted(ratios))
