@@ -170,6 +170,14 @@ def _parquet_writer(path: Path, first: pyarrow.Table) -> pq.ParquetWriter:
     return writer
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def ordered_map(fn: Callable, items: Iterable, workers: int = 1, depth: int = 2,
                 setup: Callable[[], object] | None = None) -> Iterator:
     """`fn(item)` for each item, computed on `workers` threads (each running `setup` first),

@@ -10,7 +10,6 @@ because the checks and conversions, which run on one core, then overlap the mode
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ import pandas as pd
 import pyarrow
 import torch
 
-from .io import ordered_map
+from .io import ordered_map, usable_cores
 from .schema import TableSchema, validate
 from .synthesizer import SAMPLE_CHUNK, Synthesizer
 
@@ -38,13 +37,6 @@ def to_arrow(df: pd.DataFrame, strings: list[str]) -> pyarrow.Table:
             column.update(pandas_type="unicode", numpy_type="object", metadata=None)
     return table.replace_schema_metadata({**table.schema.metadata,
                                           b"pandas": json.dumps(meta).encode()})
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def sample_stream(synthesizer: Synthesizer, n: int, *, random_state: int,

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numba
 import numpy as np
 import pandas as pd
 import torch
@@ -24,6 +25,7 @@ from safetensors.torch import save_file as save_tensors
 from .anomaly import LATENT_COLUMN, score_rows
 from .columns import ConditionError, TableEncoder
 from .conditional import as_constraints, draw_conditioned
+from .io import ordered_map, usable_cores
 from .memory import concat_chunks, small_pages
 from .model import VAE, Constraints, VAEConfig
 from .prior import GaussianMixturePrior
@@ -35,6 +37,11 @@ log = logging.getLogger("synthvae")
 
 FORMAT_VERSION = 2  # 2: binned value context and free bits in the model
 SAMPLE_CHUNK = 65_536  # rows decoded at a time; fixed, so a seed gives the same rows at any n
+# From this many full chunks on, a sample is drawn several chunks at a time, each on its own
+# thread with one-thread PyTorch (flights, 2 cores: 10-13% faster from 2 chunks on). With
+# fewer, one chunk at a time on all cores is faster: 1.5 chunks drawn side by side wait on
+# the full one, on one thread (10% slower).
+THREADED_MIN_CHUNKS = 2
 
 
 class NotFittedError(RuntimeError):
@@ -178,7 +185,8 @@ class Synthesizer:
 
     # ----------------------------------------------------------------- sampling
     def sample(self, n: int, random_state: int | None = None,
-               conditions: dict[str, Any] | None = None) -> pd.DataFrame:
+               conditions: dict[str, Any] | None = None, *,
+               threads: int | None = None) -> pd.DataFrame:
         """`n` new rows with the fitted table's columns, order and dtypes.
 
         With `random_state` the rows depend on it alone; without, successive calls give new
@@ -188,8 +196,10 @@ class Synthesizer:
         a list of values (any of them), a `(low, high)` range for numbers and dates (`None`
         for an open end), or `None` for null. A condition the model cannot meet (a column or
         value never seen, a range outside the observed one) raises `ConditionError`.
+
+        `threads`: see `iter_sample`; the rows do not depend on it.
         """
-        stream = self.iter_sample(n, random_state, conditions)
+        stream = self.iter_sample(n, random_state, conditions, threads=threads)
         if n <= SAMPLE_CHUNK:
             chunks = list(stream)
             # n = 0: the columns and dtypes, no rows
@@ -199,7 +209,8 @@ class Synthesizer:
 
     def iter_sample(self, n: int, random_state: int | None = None,
                     conditions: dict[str, Any] | None = None, start: int = 0, *,
-                    as_category: bool = False) -> Iterator[pd.DataFrame]:
+                    as_category: bool = False, threads: int | None = None
+                    ) -> Iterator[pd.DataFrame]:
         """`sample(n, ...)` as a stream of DataFrames of up to 65,536 rows each, in constant
         memory: their concatenation equals `sample(n, ...)` with the same arguments. The
         arguments are checked here, before the first chunk is asked for.
@@ -211,11 +222,19 @@ class Synthesizer:
 
         `as_category` gives the columns of strings (`encoder_.category_columns`) as pandas
         categoricals of the same values: no Python string per row, so chunks check and
-        convert to Arrow several times faster (what `synthvae.stream` uses)."""
+        convert to Arrow several times faster (what `synthvae.stream` uses).
+
+        `threads` (default: the cores this process may use; 1: one chunk at a time): from
+        THREADED_MIN_CHUNKS chunks on, that many chunks are drawn at once, each on its own
+        thread, at most two per thread ahead of the consumer. The rows are the same whatever
+        the threads: each chunk has its own seed, and ids depend on the row's position."""
         self._check_fitted()
         for name, value in (("n", n), ("start", start)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if threads is not None and (not isinstance(threads, (int, np.integer))
+                                    or isinstance(threads, bool) or threads < 1):
+            raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
         if start % SAMPLE_CHUNK:
             raise ValueError(f"start must be a multiple of {SAMPLE_CHUNK:,} (SAMPLE_CHUNK), "
                              f"got {start:,}")
@@ -231,26 +250,43 @@ class Synthesizer:
             self._draws += 1
         else:
             seed = np.random.SeedSequence(random_state)
-        return self._chunks(n, seed, constraint, start, as_category)
+        return self._chunks(n, seed, constraint, start, as_category,
+                            threads or usable_cores())
 
     def _chunks(self, n: int, seed: np.random.SeedSequence,
                 constraint: tuple[Constraints, dict] | None, start: int = 0,
-                as_category: bool = False) -> Iterator[pd.DataFrame]:
-        """Chunks with fixed seeds (so rows do not depend on how they are consumed), with id
-        columns unique across the whole stream. Chunk i's seed is the seed's child i + 1 and
-        the ids' key comes from child 0, each made directly, so any chunk can be drawn
-        without the ones before it."""
+                as_category: bool = False, threads: int = 1) -> Iterator[pd.DataFrame]:
+        """Chunks with fixed seeds (so rows do not depend on how or where they are drawn),
+        with id columns unique across the whole stream. Chunk i's seed is the seed's child
+        i + 1 and the ids' key comes from child 0, each made directly, so any chunk can be
+        drawn without the ones before it."""
         def child(i: int) -> np.random.SeedSequence:
             return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, i),
                                           pool_size=seed.pool_size)
 
         key = int(child(0).generate_state(1, np.uint64)[0])
-        ids = self.encoder_.id_stream(key, start=start)
-        first = start // SAMPLE_CHUNK
-        for offset in range(0, n, SAMPLE_CHUNK):
-            rows = min(SAMPLE_CHUNK, n - offset)
-            yield self._sample_chunk(rows, child(1 + first + offset // SAMPLE_CHUNK),
-                                     constraint, ids, as_category)
+
+        def draw(first: int) -> pd.DataFrame:
+            return self._sample_chunk(min(SAMPLE_CHUNK, start + n - first),
+                                      child(1 + first // SAMPLE_CHUNK), constraint,
+                                      self.encoder_.id_stream(key, start=first), as_category)
+
+        starts = range(start, start + n, SAMPLE_CHUNK)
+        if threads < 2 or n < THREADED_MIN_CHUNKS * SAMPLE_CHUNK:
+            yield from map(draw, starts)
+            return
+        _start_kernel_threads(self)
+        workers = min(threads, len(starts))
+        # The chunks past the last full round run with fewer beside them (3 chunks on 2
+        # threads: the third alone), so they get every thread; on one each, 3 chunks took
+        # 17% longer than one after another on both cores.
+        last_round = start + (len(starts) - len(starts) % workers) * SAMPLE_CHUNK
+
+        def draw_on_worker(first: int) -> pd.DataFrame:
+            torch.set_num_threads(threads if first >= last_round else max(1, threads // workers))
+            return draw(first)
+
+        yield from ordered_map(draw_on_worker, starts, workers)
 
     @torch.no_grad()
     def _sample_chunk(self, n: int, seed: np.random.SeedSequence,
@@ -483,6 +519,16 @@ DP_EPOCHS = 10  # DP-SGD costs ~5x a plain epoch and every epoch spends privacy 
 # 128-wide blocks and 128-wide heads, for a higher TSTR and rows about 2.5x cheaper to sample
 # (README, issue #6).
 TRAIN_STEPS = 2_500
+
+
+def _start_kernel_threads(synthesizer: Synthesizer) -> None:
+    """Draws one row on this thread if no numba parallel kernel has run in the process yet:
+    numba's thread pool started from a worker thread instead made sampling about 30% slower
+    for the whole process (see `synthvae.stream`)."""
+    try:
+        numba.threading_layer()
+    except ValueError:
+        next(synthesizer._chunks(1, np.random.SeedSequence(0), None), None)
 
 
 def resolve_device(device: str) -> torch.device:

@@ -443,6 +443,44 @@ def test_shards_started_apart_make_exactly_the_rows_of_one_sample(mixed_fitted):
     assert ids and all(whole[c].dropna().is_unique for c in ids)
 
 
+def test_threads_do_not_change_the_rows(mixed_fitted):
+    """From two full chunks on, chunks are drawn several at a time: the same rows, ids and
+    chunk sizes as one at a time, conditioned or not, with a round of chunks left over."""
+    from synthvae.synthesizer import SAMPLE_CHUNK
+    n = 3 * SAMPLE_CHUNK + 1_000
+    one = mixed_fitted.sample(n, random_state=5, threads=1)
+    for threads in (2, 3):
+        pd.testing.assert_frame_equal(mixed_fitted.sample(n, random_state=5, threads=threads), one)
+    chunks = list(mixed_fitted.iter_sample(n, random_state=5, threads=2))
+    assert [len(c) for c in chunks] == [SAMPLE_CHUNK] * 3 + [1_000]
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), one)
+    ids = [c for c, k in mixed_fitted.column_kinds_.items() if k == "id"]
+    assert ids and all(one[c].dropna().is_unique for c in ids)
+    women = {"sex": "Female"}
+    pd.testing.assert_frame_equal(
+        mixed_fitted.sample(2 * SAMPLE_CHUNK, random_state=6, conditions=women, threads=2),
+        mixed_fitted.sample(2 * SAMPLE_CHUNK, random_state=6, conditions=women, threads=1))
+
+
+def test_a_threaded_stream_left_early_stops_and_leaves_torch_as_it_was(fitted):
+    import torch
+    from synthvae.synthesizer import SAMPLE_CHUNK
+    before = torch.get_num_threads()
+    stream = fitted.iter_sample(6 * SAMPLE_CHUNK, random_state=1, threads=2)
+    first = next(stream)
+    stream.close()  # what a `break` out of a for loop does
+    assert len(first) == SAMPLE_CHUNK and torch.get_num_threads() == before
+    assert fitted.sample(10, random_state=1).shape[0] == 10
+
+
+@pytest.mark.parametrize("threads", [0, -2, 1.5, True, "2"])
+def test_sample_refuses_a_bad_number_of_threads(fitted, threads):
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        fitted.sample(10, threads=threads)
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        fitted.iter_sample(10, threads=threads)
+
+
 @pytest.mark.parametrize("start", [-65_536, 1_000, 1.5])
 def test_iter_sample_refuses_a_start_off_the_chunk_grid(fitted, start):
     with pytest.raises(ValueError, match="start"):
