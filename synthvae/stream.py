@@ -6,6 +6,8 @@ of `iter_sample(n, random_state)` whatever the number of threads. A chunk's work
 PyTorch, the numba kernel, NumPy and Arrow, which release the GIL: on 2 cores, two chunks at
 a time with one thread each ran about 1.3x faster than one chunk at a time on both cores,
 because the checks and conversions, which run on one core, then overlap the model.
+(`iter_sample` on its own also draws chunks side by side, from two full chunks on; here each
+chunk is also checked and converted on the thread that drew it, whatever the number of rows.)
 """
 from __future__ import annotations
 
