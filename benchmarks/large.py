@@ -20,8 +20,9 @@ as the ceiling for this table.
 times, for n in 10k, 100k, 1M, `sample(n)` (one DataFrame) and the streamed `iter_sample(n)`
 from each fitted model, both with their defaults (from two full chunks on, several chunks are
 drawn at once, one per core), and `iter_sample(n, threads=1)` (one chunk at a time, reported
-beside them but not judged: it is not what a user gets by default): each size over 1M rows in all (10k 100 times, 100k 10 times), after
-one untimed call of each, in 5 rounds that time all sizes back to back. Prints fit seconds,
+beside them but not judged: it is not what a user gets by default): each size over 1M rows
+in all (10k 100 times, 100k 10 times), after one untimed call of each, in 5 rounds that time
+all sizes back to back. Prints fit seconds,
 seconds per row, seconds per optimiser step (default epochs depend on the row count, see
 `_auto_epochs`), sample seconds, and whether each step up grows no worse than linearly: for
 the fit, time ratio <= row ratio; for the samplers, the ratio within each round, judged as
@@ -261,8 +262,6 @@ def report_curve(results: list[dict], redrawn: dict[int, int]) -> int:
                   "construction, to within this machine's noise):")
         for r in results:
             for n0, n1 in zip(SAMPLE_SIZES, SAMPLE_SIZES[1:]):
-                if key not in r:  # a result saved before it was measured
-                    continue
                 ratios, verdict = growth(r[key][str(n0)], r[key][str(n1)], n1 / n0)
                 failed += verdict != "PASS" and key != "serial_s"
                 print(f"  sample {label} {n0:>9,} -> {n1:>9,} (model of {r['rows']:,} rows): "
