@@ -225,8 +225,8 @@ class Synthesizer:
         convert to Arrow several times faster (what `synthvae.stream` uses).
 
         `threads` (default: the cores this process may use; 1: one chunk at a time): from
-        THREADED_MIN_CHUNKS chunks on, that many chunks are drawn at once, each on its own
-        thread, at most two per thread ahead of the consumer. The rows are the same whatever
+        THREADED_MIN_CHUNKS full chunks on, up to `threads` chunks are drawn at once, each on
+        its own thread, at most two per thread ahead of the consumer. The rows are the same whatever
         the threads: each chunk has its own seed, and ids depend on the row's position."""
         self._check_fitted()
         for name, value in (("n", n), ("start", start)):
@@ -275,7 +275,7 @@ class Synthesizer:
         if threads < 2 or n < THREADED_MIN_CHUNKS * SAMPLE_CHUNK:
             yield from map(draw, starts)
             return
-        _start_kernel_threads(self)
+        start_kernel_threads(self)
         workers = min(threads, len(starts))
         # The chunks past the last full round run with fewer beside them (3 chunks on 2
         # threads: the third alone), so they get every thread; on one each, 3 chunks took
@@ -521,10 +521,10 @@ DP_EPOCHS = 10  # DP-SGD costs ~5x a plain epoch and every epoch spends privacy 
 TRAIN_STEPS = 2_500
 
 
-def _start_kernel_threads(synthesizer: Synthesizer) -> None:
+def start_kernel_threads(synthesizer: Synthesizer) -> None:
     """Draws one row on this thread if no numba parallel kernel has run in the process yet:
-    numba's thread pool started from a worker thread instead made sampling about 30% slower
-    for the whole process (see `synthvae.stream`)."""
+    call it before drawing on worker threads. Numba's thread pool started from a worker
+    thread instead made sampling about 30% slower for the whole process."""
     try:
         numba.threading_layer()
     except ValueError:
