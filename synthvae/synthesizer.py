@@ -227,7 +227,9 @@ class Synthesizer:
         `threads` (default: the cores this process may use; 1: one chunk at a time): from
         THREADED_MIN_CHUNKS full chunks on, up to `threads` chunks are drawn at once, each on
         its own thread, at most two per thread ahead of the consumer. The rows are the same whatever
-        the threads: each chunk has its own seed, and ids depend on the row's position."""
+        the threads: each chunk has its own seed, and ids depend on the row's position.
+        Callers that sample from several threads of their own should pass `threads=1`: each
+        call would otherwise use every core, and the calls would contend for them."""
         self._check_fitted()
         for name, value in (("n", n), ("start", start)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
