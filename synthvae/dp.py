@@ -40,7 +40,7 @@ from torch.func import functional_call, grad_and_value, vmap
 from torch.utils.data import DataLoader, TensorDataset
 
 from .model import VAE
-from .train import EpochStats, TrainConfig
+from .train import EpochStats, TrainConfig, one_cycle
 
 log = logging.getLogger("synthvae.dp")
 
@@ -139,9 +139,7 @@ def train_private(model: VAE, train_data: tuple[np.ndarray, np.ndarray], cfg: Tr
              accountant)
 
     steps_per_epoch = len(dp_loader)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=cfg.learning_rate, total_steps=cfg.epochs * steps_per_epoch,
-        pct_start=0.05)
+    scheduler = one_cycle(optimizer, cfg.learning_rate, cfg.epochs * steps_per_epoch)
     params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     buffers = dict(model.named_buffers())
     beta = cfg.beta

@@ -19,6 +19,7 @@ import torch
 from .model import VAE
 
 log = logging.getLogger("synthvae.train")
+WARMUP_SHARE = 0.05  # of the optimiser steps, spent raising the learning rate to its peak
 
 
 @dataclass
@@ -60,9 +61,7 @@ def train(model: VAE, train_data: tuple[np.ndarray, np.ndarray],
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate,
                                   weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, math.ceil(len(cont) / cfg.batch_size))
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=cfg.learning_rate, total_steps=cfg.epochs * steps_per_epoch,
-        pct_start=0.05)
+    scheduler = one_cycle(optimizer, cfg.learning_rate, cfg.epochs * steps_per_epoch)
     best_loss, best_state, stale = math.inf, copy.deepcopy(model.state_dict()), 0
     history: list[EpochStats] = []
     start = time.perf_counter()
@@ -101,6 +100,20 @@ def train(model: VAE, train_data: tuple[np.ndarray, np.ndarray],
     model.load_state_dict(best_state)
     model.to("cpu").eval()
     return history
+
+
+def one_cycle(optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int,
+              warmup_share: float = WARMUP_SHARE) -> torch.optim.lr_scheduler.OneCycleLR:
+    """PyTorch's OneCycleLR over `total_steps`, warming up for `warmup_share` of them.
+
+    OneCycleLR ends its warm-up phase at step `warmup_share * total_steps - 1`. When that is
+    exactly 0 (20 steps at 5 %) the phase has no length and the first learning rate divides
+    by zero; the boundary is then moved a hair past step 0, so such a run warms up for one
+    step, as 21 steps do."""
+    if float(warmup_share * total_steps) - 1 == 0:
+        warmup_share = (1 + 1e-3) / total_steps
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr,
+                                               total_steps=total_steps, pct_start=warmup_share)
 
 
 @torch.no_grad()

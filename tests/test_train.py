@@ -9,7 +9,7 @@ import torch
 
 from synthvae.columns import TableEncoder
 from synthvae.model import VAE, VAEConfig
-from synthvae.train import EpochStats, TrainConfig, evaluate, train
+from synthvae.train import EpochStats, TrainConfig, evaluate, one_cycle, train
 
 ADULT = Path(__file__).resolve().parents[1] / "data" / "adult.csv.gz"
 
@@ -112,3 +112,25 @@ def test_training_is_reproducible_for_a_seeded_generator(split):
         runs.append(model.state_dict())
     for name, tensor in runs[0].items():
         torch.testing.assert_close(tensor, runs[1][name], rtol=0, atol=0, msg=name)
+
+
+@pytest.mark.parametrize("total_steps", range(1, 51))
+def test_one_cycle_schedule_runs_every_small_step_count(total_steps):
+    """OneCycleLR divided by zero at 20 steps (5 % warm-up ending at step 0)."""
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-2)
+    scheduler = one_cycle(optimizer, 1e-2, total_steps)
+    rates = [scheduler.get_last_lr()[0]]
+    for _ in range(total_steps):
+        optimizer.step()
+        scheduler.step()
+        rates.append(scheduler.get_last_lr()[0])
+    assert np.isfinite(rates).all() and 0 < min(rates) and max(rates) <= 1e-2 + 1e-12
+
+
+def test_training_runs_for_twenty_steps(split):
+    """5 epochs of 4 batches: the step count that broke the learning-rate schedule."""
+    fit_rows, val, cfg = split
+    history = train(fresh_model(cfg), fit_rows, val,
+                    TrainConfig(epochs=5, batch_size=150, patience=100),
+                    torch.Generator().manual_seed(0))
+    assert len(history) == 5 and np.isfinite([h.train_loss for h in history]).all()
