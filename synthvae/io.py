@@ -7,8 +7,11 @@ half-written table or model folder where a later stage would pick it up.
 from __future__ import annotations
 
 import base64
+import csv
+import gzip
 import itertools
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -29,6 +32,8 @@ import pyarrow.parquet as pq
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 WRITE_FORMATS = ("parquet", "csv")
+
+log = logging.getLogger("synthvae.io")
 
 
 class InputError(ValueError):
@@ -252,7 +257,7 @@ def read_table_head(path: str | os.PathLike, n: int) -> pd.DataFrame:
                 break
         table = pyarrow.Table.from_batches(batches) if batches else pq.read_schema(path).empty_table()
         return table.to_pandas().head(n)
-    return pd.read_csv(path, nrows=n)
+    return _read_csv(path, nrows=n)
 
 
 @contextmanager
@@ -305,23 +310,114 @@ def _table_suffix(path: Path) -> str:
     )
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, nrows: int | None = None) -> pd.DataFrame:
+    delimiter = _sniff_delimiter(path)
+    for encoding in _ENCODINGS:
+        try:
+            # pandas renames a repeated header "a,a" to "a,a.1" and an empty one to
+            # "Unnamed: 1" without a word; read the raw header row first so both are refused.
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False,
+                                 sep=delimiter, encoding=encoding)
+            _check_header(path, [str(v) for v in header.iloc[0].tolist()] if len(header) else [])
+            df = pd.read_csv(path, sep=delimiter, encoding=encoding, nrows=nrows)
+            df = _keep_forms(df, lambda columns: pd.read_csv(
+                path, sep=delimiter, encoding=encoding, nrows=nrows, usecols=columns, dtype=str))
+        except InputError:
+            raise
+        except UnicodeDecodeError:
+            continue  # the next encoding; latin-1, the last, decodes any byte
+        except pd.errors.EmptyDataError:
+            raise InputError(f"input table is empty (no columns): {path}") from None
+        except (ValueError, OSError, EOFError, zlib.error) as err:
+            # ParserError is a ValueError; a corrupt .gz raises BadGzipFile (OSError),
+            # EOFError or zlib.error.
+            raise InputError(f"could not read CSV {path}: {_one_line(err)}") from None
+        if encoding != _ENCODINGS[0]:
+            log.warning("%s is not UTF-8: read it as %s, in which each of its bytes "
+                        "is one character, so nothing is lost", path, encoding)
+        return df
+    raise AssertionError("latin-1 decodes any byte")
+
+
+# UTF-8 first; then Windows-1252, the usual encoding of a spreadsheet's "CSV" on Windows,
+# which leaves five bytes undefined; then latin-1, which defines all 256.
+_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+_DELIMITERS = ",;\t|"
+_SNIFF_BYTES = 64 * 1024
+# Integers as float64 are exact up to 2**53; a column that needs more is kept as Int64.
+_EXACT_FLOAT_INT = 2**53
+
+
+def _sniff_delimiter(path: Path) -> str:
+    """The field delimiter among , ; tab | that the first lines use consistently (csv.Sniffer);
+    a comma when they do not say. A sniffed delimiter must appear in the header line, so a
+    one-column table whose text holds semicolons stays one column."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        # pandas renames a repeated header "a,a" to "a,a.1" without a word; read the raw
-        # header row first so read_table can refuse it instead.
-        header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
-        df = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"input table is empty (no columns): {path}") from None
-    except (ValueError, OSError, EOFError, zlib.error) as err:
-        # ParserError and UnicodeDecodeError are ValueErrors; a corrupt .gz raises
-        # BadGzipFile (OSError), EOFError or zlib.error.
-        raise InputError(f"could not read CSV {path}: {_one_line(err)}") from None
-    raw_names = [str(v) for v in header.iloc[0].tolist()] if len(header) else []
-    repeated = sorted({repr(n) for n in raw_names if raw_names.count(n) > 1})
+        with opener(path, "rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except (OSError, EOFError, zlib.error):
+        return ","  # the read proper reports a corrupt file in its own words
+    # Delimiters are ASCII, so how the rest decodes does not matter here.
+    lines = head.decode("latin-1").splitlines()
+    if len(head) == _SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # cut short by the sample
+    lines = lines[:50]
+    if not lines:
+        return ","
+    try:
+        delimiter = csv.Sniffer().sniff("\n".join(lines), delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+    return delimiter if delimiter in lines[0] else ","
+
+
+def _check_header(path: Path, names: list[str]) -> None:
+    unnamed = [i + 1 for i, name in enumerate(names) if not name.strip()]
+    if unnamed:
+        where = ", ".join(map(str, unnamed))
+        raise InputError(f"input table {path} has no name for column {where} of {len(names)} "
+                         f"(counting from 1): every column needs a name; write one in the "
+                         f"header line")
+    repeated = sorted({repr(n) for n in names if names.count(n) > 1})
     if repeated:
         raise InputError(f"input table {path} has duplicate column names: {', '.join(repeated)}")
+
+
+def _keep_forms(df: pd.DataFrame, read_text: Callable[[list[str]], pd.DataFrame]) -> pd.DataFrame:
+    """Columns pandas parsed as numbers whose text a number cannot keep, re-read as text:
+
+    - whole numbers written with leading zeros (zip codes 04452, codes 007) stay strings, so
+      they keep their width;
+    - whole numbers beyond int64 (pandas gives uint64 or text) stay strings, exact;
+    - whole numbers with gaps beyond 2**53, which float64 would round, become Int64.
+
+    Only integer-looking columns are re-read (`read_text(columns)` gives their raw text), so
+    a table without such columns keeps exactly what pandas' defaults give."""
+    candidates = [c for c in df.columns if df[c].dtype.kind in "iu" or (
+        df[c].dtype.kind == "f" and _whole(df[c].to_numpy()))]
+    if not candidates:
+        return df
+    text = read_text(candidates)
+    for column in candidates:
+        raw = text[column]
+        observed = raw.dropna().str.strip()
+        if not observed.str.fullmatch(r"[+-]?\d+").all():
+            continue
+        if observed.str.match(r"[+-]?0\d").any() or df[column].dtype.kind == "u":
+            df[column] = raw
+        elif df[column].dtype.kind == "f" and np.nanmax(np.abs(df[column].to_numpy())) >= _EXACT_FLOAT_INT:
+            try:
+                df[column] = raw.str.strip().astype("Int64")
+            except (OverflowError, TypeError, ValueError):  # beyond int64: exact as text
+                df[column] = raw
     return df
+
+
+def _whole(values: np.ndarray) -> bool:
+    observed = values[~np.isnan(values)]
+    return bool(len(observed)) and bool(np.all(np.isfinite(observed))) and \
+        bool(np.all(np.mod(observed, 1) == 0))
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

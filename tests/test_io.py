@@ -285,3 +285,84 @@ def test_ordered_map_stops_early_and_runs_setup_once_per_thread():
             break
     assert len(calls) <= 4 + 2 * 2  # the lookahead, not the whole range
     assert len(setups) == len(set(setups)) <= 2
+
+
+IO_DATA = ROOT / "tests" / "data" / "io"
+
+
+def test_leading_zero_codes_stay_strings_of_their_width():
+    towns = read_table(IO_DATA / "new_england_zips.csv")
+    assert towns["zip"].dtype == object
+    assert towns["zip"].head(3).tolist() == ["04401", "04101", "04330"]
+    assert towns.loc[towns["town"] == "Holtsville", "zip"].item() == "00501"
+    assert towns["zip"].isna().sum() == 1  # an empty cell is still a null, not ""
+    assert towns["population"].dtype == "float64"  # numbers with gaps stay pandas' floats
+
+
+def test_leading_zero_codes_survive_a_csv_round_trip_and_a_head_read(tmp_path):
+    from synthvae.io import read_table_head
+
+    towns = read_table(IO_DATA / "new_england_zips.csv")
+    path = write_table(towns, tmp_path / "towns.csv", "csv")
+    pd.testing.assert_frame_equal(read_table(path), towns)
+    assert read_table_head(path, 3)["zip"].tolist() == ["04401", "04101", "04330"]
+
+
+def test_whole_numbers_beyond_2_53_with_gaps_are_read_exactly(tmp_path):
+    path = tmp_path / "tweets.csv"
+    path.write_text("reply_to,likes\n9007199254740993,1\n,2\n291945326338781185,3\n")
+    table = read_table(path)
+    assert table["reply_to"].dtype == "Int64"
+    assert table["reply_to"].tolist()[::2] == [9007199254740993, 291945326338781185]
+    assert table["reply_to"].isna().tolist() == [False, True, False]
+    assert table["likes"].dtype == "int64"
+
+
+def test_whole_numbers_beyond_int64_are_kept_as_exact_text(tmp_path):
+    path = tmp_path / "hashes.csv"
+    path.write_text("h,n\n18446744073709551615,1\n5,2\n")
+    assert read_table(path)["h"].tolist() == ["18446744073709551615", "5"]
+
+
+def test_semicolon_separated_cp1252_table_is_read_whole(caplog):
+    path = IO_DATA / "seattlepets_cp1252_semicolon.csv"
+    with caplog.at_level("WARNING", logger="synthvae.io"):
+        pets = read_table(path)
+    assert pets.columns.tolist() == ["license_issue_date", "license_number", "animal_name",
+                                     "species", "primary_breed", "secondary_breed", "zip_code"]
+    assert pets.shape == (126, 7)
+    assert {"Jóna", "Benjamón", "Schrödie", "Zoë"} <= set(pets["animal_name"])
+    assert "Retriever, Golden" in set(pets["primary_breed"])  # a comma inside a field is text
+    assert "not UTF-8: read it as cp1252" in caplog.text and "nothing is lost" in caplog.text
+
+
+def test_same_table_reads_alike_as_utf8_commas_and_cp1252_semicolons(tmp_path):
+    pets = read_table(IO_DATA / "seattlepets_cp1252_semicolon.csv")
+    comma = write_table(pets, tmp_path / "pets.csv", "csv")
+    pd.testing.assert_frame_equal(read_table(comma), pets)
+
+
+@pytest.mark.parametrize("delimiter", ["\t", "|"])
+def test_tab_and_pipe_separated_tables_are_sniffed(tmp_path, delimiter):
+    path = tmp_path / "t.csv"
+    path.write_text(delimiter.join(["a", "b", "c"]) + "\n"
+                    + "\n".join(delimiter.join([str(i), "x y", "2.5"]) for i in range(5)) + "\n")
+    table = read_table(path)
+    assert table.columns.tolist() == ["a", "b", "c"]
+    assert table["a"].dtype == "int64" and table["c"].dtype == "float64"
+
+
+def test_commas_stay_the_delimiter_when_text_holds_semicolons(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text("note,n\n" + "".join(f"\"a; b; c\",{i}\n" for i in range(10)))
+    table = read_table(path)
+    assert table.columns.tolist() == ["note", "n"]
+    assert table["note"].iloc[0] == "a; b; c"
+
+
+def test_empty_header_name_is_refused_naming_its_position(tmp_path):
+    path = tmp_path / "unnamed.csv"
+    path.write_text("a,,c\n1,2,3\n")
+    with pytest.raises(InputError, match=r"^input table .* has no name for column 2 of 3 "
+                                         r"\(counting from 1\)"):
+        read_table(path)
