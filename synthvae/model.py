@@ -160,7 +160,9 @@ class AutoregressiveHeads(nn.Module):
             values = values + self.bin_embedding(bins + self.bin_offsets[:, None])
         embedded = torch.cat([codes, values], dim=0)
         n_slots, n_rows, width = embedded.shape
-        context = (self.before @ embedded.reshape(n_slots, -1)).reshape(n_slots, n_rows, width)
+        # n_rows * width, not -1: a table of constant columns only has no slots to reshape
+        context = (self.before @ embedded.reshape(n_slots, n_rows * width)).reshape(
+            n_slots, n_rows, width)
         g = self._state(self.from_hidden(h)[None] + context)  # slots before s only, via `before`
         # split/unbind, not indexing: their backward is one cat/stack, not a zero-fill per slot
         g_discrete, g_continuous = g.split([self.n_discrete, self.n_continuous])

@@ -155,12 +155,17 @@ class Synthesizer:
             self.history_ = train(self.model_, train_data, (continuous[val], discrete[val]),
                                   self.train_config_, generator, report)
             self.dp_epsilon_spent_ = self.dp_delta_ = None
-            self.prior_ = GaussianMixturePrior(self.prior_components,
-                                               random_state=prior_seed % 2**31)
             self.fit_timings_["train"] = round(time.perf_counter() - start, 2)
             if device.type != "cpu":  # the model is back on the CPU; its generator must be too
                 generator = torch.Generator().manual_seed(torch_seed)
-            self.prior_.fit(self._posterior_samples(continuous, discrete, generator))
+            if len(df) < 2:
+                # A mixture needs two latents; one row has only constant columns, which the
+                # decoder ignores, so the training prior serves.
+                self.prior_ = GaussianMixturePrior.standard_normal(self.latent_dim)
+            else:
+                self.prior_ = GaussianMixturePrior(self.prior_components,
+                                                   random_state=prior_seed % 2**31).fit(
+                    self._posterior_samples(continuous, discrete, generator))
         self.fit_seconds_ = time.perf_counter() - start
         self.fit_timings_["total"] = round(self.fit_seconds_, 2)
         self.n_rows_ = len(df)

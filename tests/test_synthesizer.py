@@ -288,6 +288,26 @@ def test_a_small_table_of_300_rows_fits_and_samples(adult_all):
     assert len(synth.history_) == 3
 
 
+
+def test_a_one_row_table_fits_samples_and_saves(adult_all, tmp_path):
+    """One row makes every column constant: a model with no outputs at all."""
+    one = adult_all.head(1)
+    synth = Synthesizer(epochs=2, random_state=0, **QUICK).fit(one)
+    out = synth.sample(5, random_state=0)
+    assert out.dtypes.equals(one.dtypes)
+    pd.testing.assert_frame_equal(out, pd.concat([one] * 5, ignore_index=True))
+    loaded = Synthesizer.load(synth.save(tmp_path / "model"))
+    pd.testing.assert_frame_equal(loaded.sample(5, random_state=0), out)
+
+
+def test_a_two_row_table_fits_and_samples_values_of_its_rows(adult_all):
+    two = adult_all.head(2)
+    out = Synthesizer(epochs=3, random_state=0, **QUICK).fit(two).sample(50, random_state=0)
+    assert out.dtypes.equals(two.dtypes) and len(out) == 50
+    for name in ("workclass", "education", "income"):
+        assert set(out[name]) <= set(two[name]), name
+
+
 # ------------------------------------------------------------ regressions
 def test_integer_ids_are_unique_across_sample_chunks(adult):
     rows = adult.head(500)[["age", "sex"]].assign(row_id=np.arange(500))
