@@ -50,7 +50,7 @@ def rank_rows(source: Path, model_dir: Path, top: int, seed: int) -> pd.DataFram
     synthesizer = Synthesizer.load(model_dir)
     try:
         # Out-of-range values and unseen categories are what we are looking for: score them.
-        parts = synthesizer.explain_anomaly(table, validate=False, random_state=seed)
+        parts = synthesizer.explain_anomaly(table, random_state=seed)
     except ValueError as err:  # the table's columns are not the model's
         raise InputError(str(err)) from None
     score = parts.sum(axis=1)

@@ -399,17 +399,18 @@ class Synthesizer:
         return pd.concat(parts, ignore_index=True)
 
     # ------------------------------------------------------------ anomalies
-    def anomaly_score(self, df: pd.DataFrame, validate: bool = True, n_draws: int = 16,
+    def anomaly_score(self, df: pd.DataFrame, validate: bool = False, n_draws: int = 16,
                       random_state: int | None = 0) -> pd.Series:
         """How unlikely each row is under the model: -log p(x) in nats (higher = more unusual).
 
-        With `validate=True`, rows with values the training rows never had (a category never
-        seen, a number outside the observed range) raise a SchemaViolation naming them; with
-        `validate=False` they are scored, and such values add to the score (further out of
-        range scores higher)."""
+        Values the training rows never had (a category never seen, a number outside the
+        observed range) are what a detector looks for, so by default they are scored: each
+        adds to its row's score, and further out of range scores higher. With
+        `validate=True` such rows raise a SchemaViolation naming them instead. Rows with
+        other columns than the fitted table's always raise."""
         return self._score(df, validate, n_draws, random_state)[0]
 
-    def explain_anomaly(self, df: pd.DataFrame, validate: bool = True, n_draws: int = 16,
+    def explain_anomaly(self, df: pd.DataFrame, validate: bool = False, n_draws: int = 16,
                         random_state: int | None = 0) -> pd.DataFrame:
         """Per row and column, the nats each column adds to `anomaly_score` (its negative
         log-likelihood given the latent and the columns before it, plus any out-of-range

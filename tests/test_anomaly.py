@@ -8,6 +8,8 @@ from synthvae import Synthesizer
 from synthvae.schema import SchemaViolation
 from test_synthesizer import ADULT, QUICK
 
+ADULT_TEST = ADULT.with_name("adult_test.csv.gz")
+
 
 @pytest.fixture(scope="module")
 def adult() -> pd.DataFrame:
@@ -62,27 +64,28 @@ def test_scoring_is_reproducible_with_its_random_state(adult, fitted):
                                    fitted.anomaly_score(rows, random_state=3))
 
 
-def test_values_outside_the_training_support_are_refused_by_default(adult, fitted):
+def test_values_outside_the_training_support_are_refused_with_validate(adult, fitted):
     rows = adult.head(3).copy()
     rows.loc[1, "age"] = 300
     rows.loc[2, "sex"] = "Banana"
     with pytest.raises(SchemaViolation) as err:
-        fitted.anomaly_score(rows)
+        fitted.anomaly_score(rows, validate=True)
     message = str(err.value)
     assert "age" in message and "300" in message and "outside the training range" in message
     assert "sex" in message and "Banana" in message
     assert {p["column"] for p in err.value.problems} == {"age", "sex"}
 
 
-def test_with_validate_false_such_values_are_scored_and_further_out_scores_higher(adult, fitted):
+def test_by_default_such_values_are_scored_and_further_out_scores_higher(adult, fitted):
     rows = pd.concat([adult.head(1)] * 4, ignore_index=True)
     rows.loc[1, "age"] = 95
     rows.loc[2, "age"] = 300
     rows.loc[3, "sex"] = "Banana"
-    scores = fitted.anomaly_score(rows, validate=False)
+    scores = fitted.anomaly_score(rows)
+    pd.testing.assert_series_equal(scores, fitted.anomaly_score(rows, validate=False))
     assert scores[0] < scores[1] < scores[2]
     assert scores[3] > scores[0] + 5
-    parts = fitted.explain_anomaly(rows, validate=False)
+    parts = fitted.explain_anomaly(rows)
     assert parts.loc[2].drop("(latent)").idxmax() == "age"
     assert parts.loc[3].drop("(latent)").idxmax() == "sex"
 
@@ -92,3 +95,21 @@ def test_rows_with_other_columns_raise_naming_them(adult, fitted):
         fitted.anomaly_score(adult.drop(columns="income").head(5))
     with pytest.raises(ValueError, match="unexpected \\['extra'\\]"):
         fitted.anomaly_score(adult.head(5).assign(extra=1))
+
+
+def test_real_test_rows_just_outside_the_training_range_are_scored_high(adult, fitted):
+    """Real rows of the Adult test split with a number beyond what the training rows
+    showed (fnlwgt 1,490,400 among them) are scored, above the same rows brought back
+    into range; only validate=True refuses them."""
+    test = pd.read_csv(ADULT_TEST)
+    numbers = ["age", "fnlwgt", "capital-gain", "capital-loss", "hours-per-week"]
+    low, high = adult[numbers].min(), adult[numbers].max()
+    outside = ((test[numbers] < low) | (test[numbers] > high)).any(axis=1)
+    rows = test[outside].head(50)
+    assert 1_490_400 in set(rows["fnlwgt"]) and len(rows) >= 10
+    scores = fitted.anomaly_score(rows)
+    assert np.isfinite(scores).all() and list(scores.index) == list(rows.index)
+    in_range = rows.assign(**{c: rows[c].clip(low[c], high[c]) for c in numbers})
+    assert (scores > fitted.anomaly_score(in_range)).all()
+    with pytest.raises(SchemaViolation, match="fnlwgt.*1490400"):
+        fitted.anomaly_score(rows, validate=True)
