@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
 import zlib
@@ -175,12 +176,67 @@ def _parquet_writer(path: Path, first: pyarrow.Table) -> pq.ParquetWriter:
     return writer
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, where the OS tells it)."""
+def usable_cores(cgroup_root: str | os.PathLike = "/sys/fs/cgroup",
+                 proc_cgroup: str | os.PathLike = "/proc/self/cgroup") -> int:
+    """The cores this process may keep busy: its CPU affinity, capped by its cgroup's CPU
+    quota (a container given 2 CPUs on a 64-core host gets 2, where torch would start 64)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_quota(cgroup_root, proc_cgroup)
+    # Rounded down: threads beyond the quota are throttled mid-step while the others wait.
+    return cores if quota is None else max(1, min(cores, int(quota)))
+
+
+def cgroup_cpu_quota(root: str | os.PathLike = "/sys/fs/cgroup",
+                     proc_cgroup: str | os.PathLike = "/proc/self/cgroup") -> float | None:
+    """CPUs per period this process's cgroup may use (quota / period), None when unlimited.
+
+    The tightest of cgroup v2's `cpu.max` ("QUOTA PERIOD" or "max PERIOD") and v1's
+    `cpu.cfs_quota_us` / `cpu.cfs_period_us` (-1: unlimited), read in the process's own group
+    (from `proc_cgroup`) and every group above it up to `root`: a limit set on a parent
+    applies to its children. Files that are missing or unreadable count as no limit."""
+    root = Path(root)
+    groups = {"v2": "/", "cpu": "/"}
+    try:
+        for line in Path(proc_cgroup).read_text().splitlines():
+            number, controllers, path = line.split(":", 2)
+            if number == "0" and not controllers:
+                groups["v2"] = path
+            elif "cpu" in controllers.split(","):
+                groups["cpu"] = path
+    except (OSError, ValueError):
+        pass
+    quotas = [_cpu_max(folder / "cpu.max") for folder in _up_from(root, groups["v2"])]
+    for mount in (root / "cpu", root / "cpu,cpuacct", root / "cpuacct,cpu"):
+        quotas += [_cfs_quota(folder) for folder in _up_from(mount, groups["cpu"])]
+    quotas = [quota for quota in quotas if quota is not None]
+    return min(quotas) if quotas else None
+
+
+def _up_from(mount: Path, group: str) -> list[Path]:
+    """`mount`/`group` and each folder above it up to `mount` (in a container the group's
+    path often names a folder the container cannot see: then only `mount` itself is read)."""
+    folder = mount / group.strip("/")
+    return [folder, *[p for p in folder.parents if p.is_relative_to(mount)]]
+
+
+def _cpu_max(path: Path) -> float | None:
+    try:
+        quota, period = path.read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _cfs_quota(folder: Path) -> float | None:
+    try:
+        quota = int((folder / "cpu.cfs_quota_us").read_text())
+        period = int((folder / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
 
 
 def ordered_map(fn: Callable, items: Iterable, workers: int = 1, depth: int = 2,
@@ -268,12 +324,17 @@ def atomic_dir(final_dir: str | os.PathLike) -> Iterator[Path]:
     final rename is atomic). On an exception it is removed and an existing `final_dir` is left
     untouched. An existing `final_dir` is renamed aside, the new one renamed in, then the old
     one deleted: readers see either the complete old or the complete new folder.
+    The temporary folder's name carries this process's id and host, so that a later
+    `atomic_dir` to the same `final_dir` can remove what a killed process left
+    (`remove_stale_staging`).
     """
     final = Path(final_dir)
     if final.exists() and not final.is_dir():
         raise InputError(f"output path exists and is not a folder: {final}")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    remove_stale_staging(final)
+    tmp = Path(tempfile.mkdtemp(prefix=_staging_prefix(final) + f"{os.getpid()}-{_HOST}-",
+                                dir=final.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; the output is the user's to share
     try:
         yield tmp
@@ -281,6 +342,47 @@ def atomic_dir(final_dir: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _swap_into_place(tmp, final)
+
+
+_HOST = socket.gethostname().replace("-", "_")  # no "-": it separates the name's fields
+
+
+def _staging_prefix(final: Path) -> str:
+    return f".{final.name}.tmp-"
+
+
+def remove_stale_staging(final_dir: str | os.PathLike) -> list[Path]:
+    """Remove the temporary folders `atomic_dir(final_dir)` left behind in processes that no
+    longer run (killed with SIGKILL, or a machine that lost power), and return them.
+
+    Only folders named by this host whose process id is not running are removed: a folder of
+    a live run, of another machine sharing the disk, or of an older naming is left alone."""
+    final = Path(final_dir)
+    removed = []
+    prefix = _staging_prefix(final)
+    try:
+        siblings = [p for p in final.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:  # no parent yet: nothing to remove
+        return removed
+    for folder in siblings:
+        pid, _, rest = folder.name[len(prefix):].partition("-")
+        host = rest.rpartition("-")[0]
+        if (pid.isdigit() and host == _HOST and int(pid) != os.getpid()
+                and not _running(int(pid)) and folder.is_dir()):
+            shutil.rmtree(folder, ignore_errors=True)
+            log.info("removed %s, left by process %s, which is no longer running", folder, pid)
+            removed.append(folder)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, as another user
+        return True
+    return True
 
 
 def _umask() -> int:
