@@ -7,6 +7,12 @@ Tied values (age 37, capital-gain 0) would all land on one point; when training,
 spread uniformly over its probability mass instead (a randomised probability integral
 transform), which gives the decoder a smooth target. The inverse maps a whole mass back to
 the single value, so point masses, bounds and integer-ness come back exactly.
+
+Nulls and infinities are not points on that scale: each is a class of one discrete output
+(a value, null, +inf, -inf: only those the column has), so the model learns their rate and
+where they go, and the quantiles are of the finite values alone. Whole numbers come back as
+exact integers of the column's dtype within its observed [min, max], even beyond 2**53,
+where the float64 grid itself is coarser than 1.
 """
 from __future__ import annotations
 
@@ -29,6 +35,9 @@ _SCALE = 1.0 - 2.0 * _EPS
 BIN_EDGE_MAX = 1e6  # an unused bin edge: above any value (JSON has no infinity)
 _U_LOW = float(ndtr(np.float64(np.float32(ndtri(_EPS)))))
 _U_HIGH = float(ndtr(np.float64(np.float32(ndtri(_EPS + _SCALE)))))
+# Discrete classes besides "a value" (class 0), in this order, for those the column has; a
+# column with nulls only keeps the layout it had before infinities were classes.
+SPECIALS = ("null", "+inf", "-inf")
 
 
 class NumericEncoder(ColumnEncoder):
@@ -37,10 +46,15 @@ class NumericEncoder(ColumnEncoder):
     def fit(self, s: pd.Series, rng: np.random.Generator) -> NumericEncoder:
         self.dtype = str(s.dtype)
         values = _as_float(s)
-        observed = values[~np.isnan(values)]
+        observed = values[np.isfinite(values)]
         self.has_nulls = bool(np.isnan(values).any())
+        self.specials_ = [name for name, rows in zip(SPECIALS, _special_rows(values)) if rows.any()]
         self.n_continuous = 1
-        self.cardinalities = [2] if self.has_nulls else []
+        self.cardinalities = [1 + len(self.specials_)] if self.specials_ else []
+        self.whole_range_ = None
+        if _integer_dtype(self.dtype) is not None and s.notna().any():
+            # From the integers themselves: as floats, values beyond 2**53 round.
+            self.whole_range_ = [int(s.min()), int(s.max())]
         if len(observed) > FIT_SUBSAMPLE:
             observed = rng.choice(observed, FIT_SUBSAMPLE, replace=False)
         n_levels = max(2, min(N_QUANTILES, len(observed)))
@@ -51,7 +65,7 @@ class NumericEncoder(ColumnEncoder):
 
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
         values = _as_float(s)
-        nulls = np.isnan(values)
+        nulls = ~np.isfinite(values)  # nulls and infinities: their class says which
         filled = np.where(nulls, self.quantiles_[len(self.quantiles_) // 2], values)
         q, lv = self.quantiles_, self.levels_
         # Interpolating from both ends finds the whole probability range of a tied value.
@@ -64,7 +78,11 @@ class NumericEncoder(ColumnEncoder):
             z = np.where(nulls, rng.standard_normal(len(values)), z)
         else:
             z = np.where(nulls, 0.0, z)
-        discrete = nulls.astype(np.int64)[:, None] if self.has_nulls else np.zeros((len(s), 0), np.int64)
+        code = np.zeros(len(values), np.int64)
+        for name, rows in zip(SPECIALS, _special_rows(values)):
+            if name in self.specials_:
+                code[rows] = 1 + self.specials_.index(name)
+        discrete = code[:, None] if self.specials_ else np.zeros((len(s), 0), np.int64)
         return Encoded(z.astype(np.float32)[:, None], discrete)
 
     def decode(self, continuous: np.ndarray, discrete: np.ndarray,
@@ -75,9 +93,17 @@ class NumericEncoder(ColumnEncoder):
         if self.decimals_ is not None:
             values = np.round(values, self.decimals_)
         values = np.clip(values, self.quantiles_[0], self.quantiles_[-1])
-        nulls = discrete[:, 0].astype(bool) if self.has_nulls else None
-        if pd.api.types.pandas_dtype(self.dtype).kind in "iu" or self.dtype in ("Int64", "Int32", "Int16", "Int8", "UInt64", "UInt32", "UInt16", "UInt8"):
-            values = np.round(values).astype(np.int64)
+        integer = _integer_dtype(self.dtype)
+        if integer is not None:
+            low, high = self.whole_range_ or (round(self.quantiles_[0]), round(self.quantiles_[-1]))
+            values = _exact_whole(values, integer, low, high)
+        code = discrete[:, 0] if self.specials_ else np.zeros(len(values), np.int64)
+        nulls = None
+        for i, name in enumerate(self.specials_, start=1):
+            if name == "null":
+                nulls = code == i
+            elif integer is None:  # an integer column has no infinities to give back
+                values = np.where(code == i, np.inf if name == "+inf" else -np.inf, values)
         return as_series(values, self.dtype, self.name, nulls)
 
     def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
@@ -91,6 +117,11 @@ class NumericEncoder(ColumnEncoder):
             if null.any():
                 found.append(OutOfSupport("is never null in the training rows", null,
                                           np.where(null, UNSEEN_NATS, 0.0)))
+        for name, rows in zip(SPECIALS[1:], _special_rows(values)[1:]):
+            if name not in self.specials_ and rows.any():
+                found.append(OutOfSupport(f"is {name}, which no training row is", rows,
+                                          np.where(rows, UNSEEN_NATS, 0.0)))
+        values = np.where(np.isinf(values), np.nan, values)  # scored above, as classes
         low, high = self.quantiles_[0], self.quantiles_[-1]
         with np.errstate(invalid="ignore"):
             excess = np.maximum(low - values, 0.0) + np.maximum(values - high, 0.0)
@@ -122,7 +153,7 @@ class NumericEncoder(ColumnEncoder):
         if value is None:
             if not self.has_nulls:
                 raise ConditionError(f"column {self.name!r} is never null in the training rows")
-            return Constraint(classes={0: np.array([False, True])},
+            return Constraint(classes={0: self._classes(value=False, null=True)},
                               matches=lambda series: np.isnan(_as_float(series)))
         low, high = parse_bounds(self.name, value)
         seen_low, seen_high = float(self.quantiles_[0]), float(self.quantiles_[-1])
@@ -136,20 +167,32 @@ class NumericEncoder(ColumnEncoder):
         # grid decodes to the extreme value, which the condition allows.
         z_low = -np.inf if u_low <= 0 else float(ndtri(_EPS + _SCALE * u_low))
         z_high = np.inf if u_high >= 1 else float(ndtri(_EPS + _SCALE * u_high))
-        classes = {0: np.array([True, False])} if self.has_nulls else {}
+        # An open end takes in the infinity beyond it, as `matches` does.
+        classes = {0: self._classes(value=True, null=False, pos_inf=high == np.inf,
+                                    neg_inf=low == -np.inf)} if self.specials_ else {}
         return Constraint(classes=classes, intervals={0: (z_low, z_high)},
                           enforce=lambda series, rng: clip_series(series, low, high),
                           matches=lambda series: _in_range(_as_float(series), low, high))
 
+    def _classes(self, value: bool, null: bool, pos_inf: bool = False,
+                 neg_inf: bool = False) -> np.ndarray:
+        """Mask over the discrete output's classes: a value, then the column's specials."""
+        allowed = {"null": null, "+inf": pos_inf, "-inf": neg_inf}
+        return np.array([value] + [allowed[name] for name in self.specials_])
+
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super().state()
-        meta.update(has_nulls=self.has_nulls, decimals=self.decimals_)
+        # Integers as JSON numbers: exact whatever their size, where float64 arrays are not.
+        meta.update(has_nulls=self.has_nulls, decimals=self.decimals_, specials=self.specials_,
+                    whole_range=self.whole_range_)
         arrays.update(levels=self.levels_, quantiles=self.quantiles_)
         return meta, arrays
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.has_nulls = meta["has_nulls"]
         self.decimals_ = meta["decimals"]
+        self.specials_ = meta.get("specials", ["null"] if self.has_nulls else [])
+        self.whole_range_ = meta.get("whole_range")
         self.levels_, self.quantiles_ = arrays["levels"], arrays["quantiles"]
 
 
@@ -190,6 +233,32 @@ def _in_range(values: np.ndarray, low: float, high: float) -> np.ndarray:
 
 def _as_float(s: pd.Series) -> np.ndarray:
     return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+
+
+def _special_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Masks of the null, +inf and -inf rows, in SPECIALS' order."""
+    return np.isnan(values), np.isposinf(values), np.isneginf(values)
+
+
+def _integer_dtype(dtype: str) -> np.dtype | None:
+    """The numpy integer dtype of an integer column (nullable Int64 -> int64), else None."""
+    target = pd.api.types.pandas_dtype(dtype)
+    target = getattr(target, "numpy_dtype", target)
+    return target if target.kind in "iu" else None
+
+
+def _exact_whole(values: np.ndarray, integer: np.dtype, low: int, high: int) -> np.ndarray:
+    """Finite floats as integers of `integer` in [low, high], exactly: the bounds are applied
+    to the integers, since as floats they may round past the observed ones (2**60 + 7 is
+    2**60 in float64); a value at a bound's float is that bound, so the ends come back
+    exactly; and the cast never sees a float the dtype cannot hold."""
+    info = np.iinfo(integer)
+    below_top = np.nextafter(float(info.max) + 1.0, 0.0)  # largest float64 under max + 1
+    rounded = np.round(values)
+    whole = np.clip(rounded, float(info.min), below_top).astype(integer)
+    low, high = integer.type(low), integer.type(high)
+    whole = np.where(rounded <= float(low), low, np.where(rounded >= float(high), high, whole))
+    return np.clip(whole, low, high)
 
 
 def _decimals(observed: np.ndarray, most: int = 6) -> int | None:
