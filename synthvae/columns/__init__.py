@@ -8,7 +8,9 @@ from .identifier import IdEncoder
 from .numeric import NumericEncoder
 from .table import TableEncoder
 from .text import TextEncoder
+from .timeofday import TimeOfDayEncoder, detect_time_format
 
 __all__ = ["KINDS", "BooleanEncoder", "CategoricalEncoder", "ColumnEncoder", "ConditionError", "ConstantEncoder", "Constraint",
            "DatetimeEncoder", "DiscreteNumericEncoder", "Encoded", "IdEncoder", "NumericEncoder",
-           "TableEncoder", "TextEncoder", "UnsupportedColumnError", "detect_kind"]
+           "TableEncoder", "TextEncoder", "TimeOfDayEncoder", "UnsupportedColumnError", "detect_kind",
+           "detect_time_format"]

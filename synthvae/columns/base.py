@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-KINDS = ("numeric", "categorical", "boolean", "datetime", "id", "text", "constant")
+KINDS = ("numeric", "categorical", "boolean", "datetime", "time", "id", "text", "constant")
 
 
 class UnsupportedColumnError(ValueError):

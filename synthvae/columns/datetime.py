@@ -1,11 +1,19 @@
-"""Datetime columns, as pandas datetimes or as date strings, through the numeric encoder.
+"""Datetime columns: pandas datetimes, `datetime.date` objects or date strings.
 
-A timestamp becomes seconds since the epoch, which the quantile encoder handles like any
+A timestamp becomes seconds since the epoch (UTC), which the quantile encoder handles like any
 number (bounds included). Generated values are rounded to the column's own resolution (whole
-days for dates) and, for string columns, written back in the format they came in.
+days for dates) and given back in the form they came in: the same dtype, and for strings the
+same format, padding and zone notation.
+
+String formats use strftime directives plus three of our own, so that the form is one string:
+`%-m` (glibc's unpadded field: "9/1/1997 0:00:00"), `%3f` (a fraction of that many digits; bare
+`%f` is six) and `%:z` (an offset with a colon, "+02:00"; `%z` is "+0200"). A trailing literal
+`Z` means UTC.
 """
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 import numpy as np
@@ -15,26 +23,125 @@ from .base import (UNSEEN_NATS, ColumnEncoder, ConditionError, Constraint, Encod
                    OutOfSupport, UnsupportedColumnError, as_series)
 from .numeric import NumericEncoder
 
-# Tried in order; the first that parses every sampled value is the column's format.
-FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
-           "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f", "%Y/%m/%d",
-           "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d")
+# Date orders, in preference order. Month-first comes before day-first: when every value
+# parses both ways (no day above 12 in the column), the US order is the likelier reading of a
+# slashed date in the tables we meet, and either reading writes the same strings back.
+_DATES = ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%m-%d-%Y", "%d-%m-%Y", "%d.%m.%Y",
+          "%Y%m%d")
+_CLOCKS = ("%H:%M:%S", "%H:%M", "%H:%M:%S.%f", "%I:%M:%S %p", "%I:%M %p")
+_ZONES = ("", "Z", "%:z", "%z")
+# Tried in order; the first whose shape fits every value and that parses them all is the
+# column's format (its padding and fraction width then read off the values).
+FORMATS = _DATES + tuple(f"{date}{sep}{clock}{zone}" for date in _DATES for sep in (" ", "T")
+                         for clock in _CLOCKS for zone in _ZONES)
 # Resolutions in seconds, coarsest first: day, hour, minute, second, ms, µs, ns.
 STEPS = (86400, 3600, 60, 1, 1e-3, 1e-6, 1e-9)
-_ISO_NUMPY = {"%Y-%m-%d": ("D", ""), "%Y-%m-%d %H:%M:%S": ("s", " "),
-              "%Y-%m-%dT%H:%M:%S": ("s", "T"), "%Y-%m-%d %H:%M": ("m", " "),
-              "%Y-%m-%dT%H:%M": ("m", "T")}
+DAY_NS = 86_400 * 10**9
+# More digit shapes than this ("9/99/9999 9:99:99" is one) is not one format with a few
+# unpadded fields; detection gives up rather than try every format on noise.
+MAX_SHAPES = 64
+MAX_DISTINCT = 100_000  # distinct values a format is detected on (all of them for most columns)
+
+_DIRECTIVE = re.compile(r"%(-?)(\d?)([YmdHIMSfpz%]|:z)")
+_SHAPE_PATTERNS = {"Y": "9{4}", "m": "9{1,2}", "d": "9{1,2}", "H": "9{1,2}", "I": "9{1,2}",
+                   "M": "99", "S": "99", "f": "9{1,9}", "p": "[AP]M", "z": "[+-]9999",
+                   ":z": "[+-]99:99", "%": "%"}
 
 
 def detect_format(s: pd.Series) -> str | None:
-    """The strftime format of a string column of dates, or None if none fits."""
-    sample = s.dropna().astype(str).head(1000)
-    if sample.empty:
+    """The format of a column of dates (strings or `datetime.date` objects), or None."""
+    if pd.api.types.infer_dtype(s, skipna=True) == "date":
+        return "%Y-%m-%d"
+    return fit_format(_distinct_text(s), FORMATS)
+
+
+def pandas_format(fmt: str) -> str:
+    """Our format as `pd.to_datetime` reads it (which accepts unpadded fields anyway)."""
+    return re.sub(r"%-|%\d(?=f)|%:(?=z)", "%", fmt)
+
+
+def parse(s: pd.Series, fmt: str, errors: str = "coerce") -> pd.Series:
+    """Strings in `fmt` as naive datetime64[ns]: UTC where the format has a zone."""
+    zoned = _has_zone(fmt)
+    parsed = pd.to_datetime(s.astype(object), format=pandas_format(fmt), errors=errors,
+                            utc=zoned)
+    return parsed.dt.tz_convert(None) if zoned else parsed
+
+
+def fit_format(text: pd.Series, candidates: tuple[str, ...]) -> str | None:
+    """The first candidate whose shape fits every value and which parses them all, with its
+    padding and fraction width read off the values; None if none does.
+
+    Shapes first: the values with digits replaced by 9 collapse to a handful of strings
+    ("9/99/9999 9:99:99"), so each candidate's pattern is tried on those, not on every value.
+    """
+    if text.empty:
         return None
-    for fmt in FORMATS:
-        if pd.to_datetime(sample, format=fmt, errors="coerce").notna().all():
-            return fmt
+    shapes = pd.unique(text.str.replace(r"\d", "9", regex=True).to_numpy(dtype=object))
+    if len(shapes) > MAX_SHAPES:
+        return None
+    for fmt in candidates:
+        pattern = _shape_pattern(fmt)
+        found = [pattern.fullmatch(shape) for shape in shapes]
+        if not all(found):
+            continue
+        if parse(text, fmt).isna().any():
+            continue
+        return _refine(fmt, found)
     return None
+
+
+def misfit(s: pd.Series, candidates: tuple[str, ...], what: str, name: Any) -> str:
+    """Why no format fits a column, for an error: the format most values take and the values
+    that do not take it."""
+    text = _distinct_text(s).head(2000)
+    fails = {fmt: parse(text, fmt).isna() for fmt in candidates}
+    fmt = min(fails, key=lambda f: fails[f].sum())
+    odd = text[fails[fmt].to_numpy()].head(5).tolist()
+    rows = s.index[s.astype(str).isin(odd).to_numpy() & s.notna().to_numpy()][:5].tolist()
+    return (f"column {name!r}: values are not {what} in one format: most read as {fmt!r}, "
+            f"but not {odd} (rows {rows}); fix those values, or override the column's kind, "
+            f"e.g. column_kinds={{{name!r}: 'categorical'}}")
+
+
+def write(ns: np.ndarray, fmt: str, offset_minutes: int = 0) -> np.ndarray:
+    """Vectorised strftime in our format grammar: int64 wall-clock nanoseconds since the epoch
+    (or since midnight, for clock-only formats) to an array of strings."""
+    days = ns // DAY_NS
+    clock = ns - days * DAY_NS
+    dates = days.astype("datetime64[D]")
+    months = dates.astype("datetime64[M]")
+    fields = {
+        "Y": lambda: dates.astype("datetime64[Y]").astype(np.int64) + 1970,
+        "m": lambda: months.astype(np.int64) % 12 + 1,
+        "d": lambda: (dates - months.astype("datetime64[D]")).astype(np.int64) + 1,
+        "H": lambda: clock // 3_600_000_000_000,
+        "I": lambda: (clock // 3_600_000_000_000 + 11) % 12 + 1,
+        "M": lambda: clock // 60_000_000_000 % 60,
+        "S": lambda: clock // 1_000_000_000 % 60,
+    }
+    out = np.full(len(ns), "", dtype=np.str_)
+    at = 0
+    for match in _DIRECTIVE.finditer(fmt):
+        out = np.strings.add(out, fmt[at:match.start()])
+        at = match.end()
+        unpadded, width, name = match.groups()
+        if name in fields:
+            values = fields[name]().astype(np.str_)
+            piece = values if unpadded else np.strings.zfill(values, 4 if name == "Y" else 2)
+        elif name == "f":
+            digits = int(width or 6)
+            piece = np.strings.zfill((clock % 10**9 // 10**(9 - digits)).astype(np.str_), digits)
+        elif name == "p":
+            piece = np.where(clock < 12 * 3_600_000_000_000, "AM", "PM")
+        elif name in ("z", ":z"):
+            sign = "-" if offset_minutes < 0 else "+"
+            hours, minutes = divmod(abs(offset_minutes), 60)
+            piece = f"{sign}{hours:02d}{':' if name == ':z' else ''}{minutes:02d}"
+        else:
+            piece = "%"
+        out = np.strings.add(out, piece)
+    return np.strings.add(out, fmt[at:])
 
 
 class DatetimeEncoder(ColumnEncoder):
@@ -42,49 +149,77 @@ class DatetimeEncoder(ColumnEncoder):
 
     def fit(self, s: pd.Series, rng: np.random.Generator) -> DatetimeEncoder:
         self.dtype = str(s.dtype)
-        self.format_ = None if _is_datetime(s) else detect_format(s)
-        if not _is_datetime(s) and self.format_ is None:
-            raise UnsupportedColumnError(
-                f"column {self.name!r}: values do not parse as dates in one format "
-                f"(examples: {s.dropna().astype(str).head(3).tolist()}); "
-                f"override its kind, e.g. column_kinds={{{self.name!r}: 'categorical'}}")
-        self.tz_ = str(s.dt.tz) if _is_datetime(s) and s.dt.tz is not None else None
-        ns, nulls = self._nanoseconds(s)
+        self._learn_form(s)
+        ns, nulls = self._parse(s)
         # The column's resolution: the coarsest step every value is a whole multiple of.
         self.step_ = next(step for step in STEPS if np.all(ns[~nulls] % int(step * 1e9) == 0))
-        seconds = self._seconds(s)
+        seconds = np.where(nulls, np.nan, ns.astype("float64") / 1e9)
         self.inner_ = NumericEncoder(self.name, dtype="float64").fit(pd.Series(seconds), rng)
         self.n_continuous, self.cardinalities = self.inner_.n_continuous, self.inner_.cardinalities
         return self
 
-    def _seconds(self, s: pd.Series) -> np.ndarray:
-        ns, nulls = self._nanoseconds(s)
-        return np.where(nulls, np.nan, ns.astype("float64") / 1e9)
-
-    def _nanoseconds(self, s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        """int64 nanoseconds since the epoch (UTC) and the null mask."""
+    def _learn_form(self, s: pd.Series) -> None:
+        """What the values are (`values_`: datetime64, date objects or text), their format
+        and zone, so that generated values take the same form."""
+        self.tz_, self.offset_ = None, 0
         if _is_datetime(s):
-            ts = s.dt.tz_convert("UTC").dt.tz_localize(None) if s.dt.tz is not None else s
+            self.values_, self.format_ = "datetime64", None
+            self.tz_ = str(s.dt.tz) if s.dt.tz is not None else None
+            return
+        if pd.api.types.infer_dtype(s, skipna=True) == "date":
+            self.values_, self.format_ = "date", "%Y-%m-%d"
+            return
+        self.values_, self.format_ = "text", detect_format(s)
+        if self.format_ is None:
+            raise UnsupportedColumnError(misfit(s, FORMATS, "dates", self.name))
+        if self.format_.endswith("z"):
+            self.offset_ = _most_common_offset(s.dropna().astype(str), self.format_)
+
+    def _parse(self, s: pd.Series, lenient: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """int64 nanoseconds since the epoch (UTC) and the null mask. Values not in the
+        column's form raise, or with `lenient` count as nulls."""
+        if self.values_ == "datetime64" or _is_datetime(s):
+            ts = s if _is_datetime(s) else pd.to_datetime(s, errors="coerce")
+            ts = ts.dt.tz_convert(None) if ts.dt.tz is not None else ts
+        elif self.values_ == "date":
+            ts = pd.to_datetime(s.astype(object), errors="coerce")
         else:
-            ts = pd.to_datetime(s.astype(object), format=self.format_, errors="coerce")
-            bad = ts.isna() & s.notna()
-            if bad.any():
-                raise UnsupportedColumnError(
-                    f"column {self.name!r}: values not in the format {self.format_!r}: "
-                    f"{s[bad].head(5).tolist()} (rows {s.index[bad][:5].tolist()})")
+            ts = parse(s, self.format_)
+        bad = ts.isna().to_numpy() & s.notna().to_numpy()
+        if bad.any() and not lenient:
+            raise UnsupportedColumnError(
+                f"column {self.name!r}: values not in the format {self.format_!r}: "
+                f"{s[bad].head(5).tolist()} (rows {s.index[bad][:5].tolist()})")
         nulls = ts.isna().to_numpy()
         ns = ts.to_numpy(dtype="datetime64[ns]").astype("int64")
         return np.where(nulls, 0, ns), nulls
+
+    def _write(self, ns: np.ndarray, nulls: np.ndarray) -> pd.Series:
+        """UTC nanoseconds back in the column's form and dtype."""
+        stamps = ns.astype("datetime64[ns]")
+        if self.values_ == "datetime64":
+            out = pd.Series(stamps, name=self.name)
+            out[nulls] = pd.NaT
+            if self.tz_:
+                out = out.dt.tz_localize("UTC").dt.tz_convert(self.tz_)
+            return out.astype(self.dtype)
+        if self.values_ == "date":
+            out = pd.Series(stamps, name=self.name).dt.date.astype(object)
+            out[nulls] = None  # what pandas reads from a null in a Parquet date column
+            return out
+        text = write(ns + self.offset_ * 60_000_000_000, self.format_, self.offset_)
+        return as_series(text, self.dtype, self.name, nulls)
+
+    def _seconds(self, s: pd.Series, lenient: bool = False) -> np.ndarray:
+        ns, nulls = self._parse(s, lenient)
+        return np.where(nulls, np.nan, ns.astype("float64") / 1e9)
 
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
         return self.inner_.encode(pd.Series(self._seconds(s)), rng)
 
     def encode_lenient(self, s: pd.Series) -> Encoded:
         """As `encode`, with unparsable values taken as null (for scoring rows as they are)."""
-        parsed = pd.to_datetime(s, errors="coerce") if (_is_datetime(s) or self.format_ is None) \
-            else pd.to_datetime(s.astype(object), format=self.format_, errors="coerce")
-        return self.encode(parsed if self.format_ is None else
-                           parsed.dt.strftime(self.format_).where(parsed.notna(), None))
+        return self.inner_.encode(pd.Series(self._seconds(s, lenient=True)))
 
     def decode(self, continuous: np.ndarray, discrete: np.ndarray,
                rng: np.random.Generator) -> pd.Series:
@@ -92,88 +227,75 @@ class DatetimeEncoder(ColumnEncoder):
         nulls = np.isnan(seconds)
         step_ns = round(self.step_ * 1e9)
         steps = np.round(np.nan_to_num(seconds) * (1e9 / step_ns)).astype("int64")
-        stamps = (steps * step_ns).astype("datetime64[ns]")
-        if self.format_ is None:
-            out = pd.Series(pd.to_datetime(stamps).astype("datetime64[ns]"), name=self.name)
-            out[nulls] = pd.NaT
-            if self.tz_:
-                out = out.dt.tz_localize("UTC").dt.tz_convert(self.tz_)
-            return out.astype(self.dtype)
-        return as_series(_format(stamps, self.format_), self.dtype, self.name, nulls)
+        return self._write(steps * step_ns, nulls)
 
     def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
-        if _is_datetime(s) or self.format_ is None:
-            parsed = pd.to_datetime(s, errors="coerce")
-        else:
-            parsed = pd.to_datetime(s.astype(object), format=self.format_, errors="coerce")
-        bad = (parsed.isna() & s.notna()).to_numpy()
+        ns, nulls = self._parse(s, lenient=True)
+        bad = nulls & s.notna().to_numpy()
         found = []
         if bad.any():
-            found.append(OutOfSupport(f"must be a date like {self.format_ or 'a datetime'}",
+            found.append(OutOfSupport(f"must be a {self._noun()} like {self.format_ or 'a datetime'}",
                                       bad, np.where(bad, UNSEEN_NATS, 0.0)))
-        if parsed.dt.tz is not None:
-            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-        seconds = parsed.to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
-        seconds = np.where(parsed.isna().to_numpy(), np.nan, seconds)
-        # An unparsable date is reported once, above, not again as a null.
+        seconds = np.where(nulls, np.nan, ns / 1e9)
+        # An unparsable value is reported once, above, not again as a null.
         seconds[bad] = self.inner_.quantiles_[len(self.inner_.quantiles_) // 2]
         return found + self.inner_.out_of_support(pd.Series(seconds))
+
+    def _noun(self) -> str:
+        return "date"
 
     def bin_edges(self, n_bins: int) -> np.ndarray:
         return self.inner_.bin_edges(n_bins)
 
     def constrain(self, value: Any) -> Constraint:
-        """None: null; a date or a (start, end) pair of dates (strings or timestamps)."""
+        """None: null; a value or a (start, end) pair of values (strings or timestamps)."""
         if value is None:
             return Constraint(self.inner_.constrain(None).classes,
                               matches=lambda series: series.isna().to_numpy())
         pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-        stamps = [None if v is None else self._timestamp(v) for v in pair]
-        seconds = tuple(None if t is None else t.value / 1e9 for t in stamps)
+        ends = [None if v is None else self._condition_ns(v) for v in pair]
+        seconds = tuple(None if v is None else v / 1e9 for v in ends)
         inner = self.inner_.constrain(seconds if isinstance(value, (tuple, list)) else seconds[0])
-        low, high = (pd.Timestamp.min if stamps[0] is None else stamps[0],
-                     pd.Timestamp.max if stamps[1] is None else stamps[1])
+        low = np.iinfo(np.int64).min if ends[0] is None else ends[0]
+        high = np.iinfo(np.int64).max if ends[1] is None else ends[1]
 
         def enforce(series: pd.Series, rng: np.random.Generator) -> pd.Series:
             # Rounding to the column's resolution can step just past an end: clip it back.
-            ts = series if self.format_ is None else pd.to_datetime(series, format=self.format_)
-            naive = ts.dt.tz_convert("UTC").dt.tz_localize(None) if self.tz_ else ts
-            outside = ((naive < low) | (naive > high)).to_numpy()
+            ns, nulls = self._parse(series)
+            outside = ~nulls & ((ns < low) | (ns > high))
             if not outside.any():
                 return series
-            fixed = naive.clip(low, high)
-            if self.format_ is not None:
-                text = _format(fixed.to_numpy(dtype="datetime64[ns]"), self.format_)
-                return as_series(text, self.dtype, self.name, series.isna().to_numpy())
-            if self.tz_:
-                fixed = fixed.dt.tz_localize("UTC").dt.tz_convert(self.tz_)
-            return fixed.astype(self.dtype)
+            return self._write(np.clip(ns, low, high), nulls)
+
         def matches(series: pd.Series) -> np.ndarray:
-            ts = pd.to_datetime(series, errors="coerce") if self.format_ is None else \
-                pd.to_datetime(series.astype(object), format=self.format_, errors="coerce")
-            naive = ts.dt.tz_convert("UTC").dt.tz_localize(None) if ts.dt.tz is not None else ts
-            return ((naive >= low) & (naive <= high)).to_numpy()
+            ns, nulls = self._parse(series, lenient=True)
+            return ~nulls & (ns >= low) & (ns <= high)
         return Constraint(inner.classes, inner.intervals, enforce, matches)
 
-    def _timestamp(self, value: Any) -> pd.Timestamp:
-        """A condition's date as a UTC-naive timestamp, like the column's own values."""
+    def _condition_ns(self, value: Any) -> int:
+        """A condition's date as UTC nanoseconds since the epoch, like the column's values."""
         try:
             ts = pd.Timestamp(value)
         except (TypeError, ValueError):
             raise ConditionError(f"column {self.name!r}: {value!r} is not a date") from None
         if ts is pd.NaT:
             raise ConditionError(f"column {self.name!r}: {value!r} is not a date")
-        return ts.tz_convert("UTC").tz_localize(None) if ts.tz is not None else ts
+        ts = ts.tz_convert("UTC").tz_localize(None) if ts.tz is not None else ts
+        return ts.as_unit("ns").value
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super().state()
         inner_meta, inner_arrays = self.inner_.state()
-        meta.update(format=self.format_, tz=self.tz_, step=self.step_, inner=inner_meta)
+        meta.update(format=self.format_, tz=self.tz_, step=self.step_, values=self.values_,
+                    offset=self.offset_, inner=inner_meta)
         arrays.update(inner_arrays)
         return meta, arrays
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.format_, self.tz_, self.step_ = meta["format"], meta["tz"], meta["step"]
+        # Models saved before date objects and zones were told apart: text or datetime64.
+        self.values_ = meta.get("values") or ("datetime64" if self.format_ is None else "text")
+        self.offset_ = meta.get("offset", 0)
         self.inner_ = NumericEncoder.from_state(meta["inner"], arrays)
 
 
@@ -181,10 +303,57 @@ def _is_datetime(s: pd.Series) -> bool:
     return pd.api.types.is_datetime64_any_dtype(s)
 
 
-def _format(stamps: np.ndarray, fmt: str) -> np.ndarray:
-    """Vectorised strftime: numpy's ISO printer for ISO formats, pandas for the rest."""
-    if fmt in _ISO_NUMPY:
-        unit, sep = _ISO_NUMPY[fmt]
-        text = np.datetime_as_string(stamps, unit=unit)
-        return np.char.replace(text, "T", sep) if sep == " " else text
-    return pd.DatetimeIndex(stamps).strftime(fmt).to_numpy(dtype=object)
+def _has_zone(fmt: str) -> bool:
+    return fmt.endswith(("z", "Z"))
+
+
+def _distinct_text(s: pd.Series) -> pd.Series:
+    if _is_datetime(s) or pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return pd.Series([], dtype=object)
+    distinct = pd.unique(s.dropna().to_numpy(dtype=object))[:MAX_DISTINCT]
+    return pd.Series(distinct, dtype=object).astype(str)
+
+
+@functools.cache
+def _shape_pattern(fmt: str) -> re.Pattern:
+    """A regex over digit shapes (digits written as 9) that the format's strings fit; fields
+    that may be unpadded are named groups, so their widths can be read back."""
+    parts, at, named = [], 0, set()
+    for match in _DIRECTIVE.finditer(fmt):
+        parts.append(re.escape(fmt[at:match.start()]))
+        at = match.end()
+        name = match.group(3)
+        pattern = _SHAPE_PATTERNS[name]
+        if name in "mdHIf" and name not in named:
+            named.add(name)
+            pattern = f"(?P<{name}>{pattern})"
+        parts.append(pattern)
+    parts.append(re.escape(fmt[at:]))
+    return re.compile("".join(parts))
+
+
+def _refine(fmt: str, found: list[re.Match]) -> str:
+    """Mark fields that any value writes with one digit as unpadded; give a fraction the width
+    the values have (the widest, if they differ)."""
+    for name in "mdHI":
+        if any(len(m.group(name) or "") == 1 for m in found if name in m.re.groupindex):
+            fmt = fmt.replace(f"%{name}", f"%-{name}")
+    if "%f" in fmt:
+        digits = max(len(m.group("f")) for m in found)
+        if digits != 6:
+            fmt = fmt.replace("%f", f"%{digits}f")
+    return fmt
+
+
+def _most_common_offset(text: pd.Series, fmt: str) -> int:
+    """The offset, in minutes, most values are written in (the last 5 or 6 characters).
+
+    Generated values are written in this one offset. Their instants are what the model
+    learned; drawing an offset per value instead would pair dates with offsets they never had
+    (winter dates with a summer-time offset), and normalising keeps every value a true instant
+    in the column's notation.
+    """
+    zone = text.str[-6:].str.replace(":", "", regex=False) if fmt.endswith(":z") else text.str[-5:]
+    sign = np.where(zone.str[0] == "-", -1, 1)
+    minutes = sign * (zone.str[1:3].astype(int) * 60 + zone.str[3:5].astype(int))
+    return int(pd.Series(minutes).mode().iloc[0])

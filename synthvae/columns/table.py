@@ -11,16 +11,18 @@ from .base import (KINDS, ColumnEncoder, ConditionError, Constraint, OutOfSuppor
 from .categorical import BooleanEncoder, CategoricalEncoder, DiscreteNumericEncoder
 from .constant import ConstantEncoder
 from .datetime import DatetimeEncoder
-from .detect import detect_kind
+from ..kinds import detect_kind
 from .identifier import IdEncoder
 from .numeric import NumericEncoder
 from .text import TextEncoder
+from .timeofday import TimeOfDayEncoder
 
 DISCRETE_LEVELS = 20  # numeric columns with at most this many values are modelled as classes
 
 ENCODERS: dict[str, type[ColumnEncoder]] = {
     "numeric": NumericEncoder, "discrete": DiscreteNumericEncoder,
     "categorical": CategoricalEncoder, "boolean": BooleanEncoder, "datetime": DatetimeEncoder,
+    "time": TimeOfDayEncoder,
     "id": IdEncoder, "text": TextEncoder, "constant": ConstantEncoder,
 }
 
