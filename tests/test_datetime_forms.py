@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from synthvae import Synthesizer
-from synthvae.columns import (DatetimeEncoder, TableEncoder, TimeOfDayEncoder,
+from synthvae.columns import (ConditionError, DatetimeEncoder, TableEncoder, TimeOfDayEncoder,
                               UnsupportedColumnError, detect_kind, detect_time_format)
 from synthvae.columns.datetime import detect_format, parse, write
 
@@ -242,8 +242,17 @@ def test_times_are_not_taken_for_other_strings():
 def test_a_time_column_with_a_stray_value_names_it():
     s = table("pizzaplace")["time"].copy()
     s.iloc[5] = "lunch"
-    with pytest.raises(UnsupportedColumnError, match=r"'time'.*'%H:%M:%S'.*\['lunch'\] \(rows \[\d+\]\)"):
+    expected = r"'time'.*'%H:%M:%S'.*\['lunch'\] \(rows \[5\]\)"
+    with pytest.raises(UnsupportedColumnError, match=expected):
         TimeOfDayEncoder(name="time").fit(s, np.random.default_rng(0))
+
+
+def test_a_date_column_with_a_stray_value_names_it():
+    s = table("birds")["date"].copy()
+    s.iloc[7] = "unknown"
+    expected = r"'date'.*'%m/%d/%Y %H:%M:%S'.*\['unknown'\] \(rows \[7\]\)"
+    with pytest.raises(UnsupportedColumnError, match=expected):
+        DatetimeEncoder(name="date").fit(s, np.random.default_rng(0))
 
 
 def test_time_conditions_select_times_of_day():
@@ -251,6 +260,12 @@ def test_time_conditions_select_times_of_day():
     synth = Synthesizer(epochs=2, random_state=0).fit(real)
     rows = synth.sample(200, conditions={"time": ("12:00:00", "13:00:00")}, random_state=3)
     assert rows["time"].between("12:00:00", "13:00:00").all()
+    # A condition may be written in another time form than the column's.
+    rows = synth.sample(100, conditions={"time": ("1:00 PM", datetime.time(14, 30))},
+                        random_state=4)
+    assert rows["time"].between("13:00:00", "14:30:00").all()
+    with pytest.raises(ConditionError, match="'time'.*'noon' is not a time of day"):
+        synth.sample(10, conditions={"time": "noon"})
 
 
 def test_date_objects_and_time_objects_keep_their_types():

@@ -234,8 +234,8 @@ class DatetimeEncoder(ColumnEncoder):
         bad = nulls & s.notna().to_numpy()
         found = []
         if bad.any():
-            found.append(OutOfSupport(f"must be a {self._noun()} like {self.format_ or 'a datetime'}",
-                                      bad, np.where(bad, UNSEEN_NATS, 0.0)))
+            rule = f"must be a {self._noun()} like {self.format_ or 'a datetime'}"
+            found.append(OutOfSupport(rule, bad, np.where(bad, UNSEEN_NATS, 0.0)))
         seconds = np.where(nulls, np.nan, ns / 1e9)
         # An unparsable value is reported once, above, not again as a null.
         seconds[bad] = self.inner_.quantiles_[len(self.inner_.quantiles_) // 2]

@@ -71,21 +71,12 @@ class TimeOfDayEncoder(DatetimeEncoder):
         return "time of day"
 
     def _condition_ns(self, value: Any) -> int:
-        """A condition's time ("12:30", "12:30:00" or a `datetime.time`) as nanoseconds since
-        midnight."""
-        ns, nulls = self._parse(pd.Series([value], dtype=object), lenient=True)
-        if nulls[0] and self.values_ == "text":  # a condition may be written in another form
-            ns, nulls = _any_time(value)
-        if nulls[0]:
-            raise ConditionError(f"column {self.name!r}: {value!r} is not a time of day "
-                                 f"like {self.format_!r}")
-        return int(ns[0])
-
-
-def _any_time(value: Any) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        delta = pd.to_timedelta(str(value))
-    except (TypeError, ValueError):
-        return np.zeros(1, np.int64), np.ones(1, bool)
-    ok = delta is not pd.NaT and 0 <= delta.value < DAY_NS
-    return np.array([delta.value if ok else 0], np.int64), np.array([not ok])
+        """A condition's time ("12:30", "12:30:00", "1:30 PM" or a `datetime.time`) as
+        nanoseconds since midnight; it need not be written in the column's own format."""
+        text = pd.Series([str(value)], dtype=object)
+        for fmt in (self.format_, *TIME_FORMATS):
+            parsed = parse(text, fmt)
+            if parsed.notna().all():
+                return int((parsed - _MIDNIGHT).iloc[0].value)
+        raise ConditionError(f"column {self.name!r}: {value!r} is not a time of day "
+                             f"like {self.format_!r}")
