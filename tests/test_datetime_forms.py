@@ -295,3 +295,15 @@ def test_written_dates_equal_pandas_strftime():
         ours = write(ns + 123_456_000, fmt)
         theirs = pd.DatetimeIndex((ns + 123_456_000).astype("datetime64[ns]")).strftime(fmt)
         assert (ours == theirs.to_numpy(dtype=str)).all(), fmt
+
+
+def test_models_saved_before_zones_and_date_objects_still_load():
+    s = table("police_force")["response_datetime"]
+    enc = fitted(DatetimeEncoder, s)
+    meta, arrays = enc.state()
+    del meta["values"], meta["offset"]  # what an older model's JSON holds
+    old = DatetimeEncoder.from_state(meta, arrays)
+    noise = np.random.default_rng(6).standard_normal((100, 1)).astype(np.float32)
+    disc = np.zeros((100, 0), np.int64)
+    pd.testing.assert_series_equal(old.decode(noise, disc, np.random.default_rng(7)),
+                                   enc.decode(noise, disc, np.random.default_rng(7)))
