@@ -31,8 +31,7 @@ import yaml
 from pandera.errors import SchemaErrors
 
 from synthvae.io import InputError, atomic_write_text
-
-KINDS = ("numeric", "categorical", "boolean", "datetime", "id", "text")
+from synthvae.kinds import KINDS, detect_kind
 
 # Supported dtypes, each with the family that decides which rules make sense for it.
 DTYPE_FAMILIES = {
@@ -42,8 +41,12 @@ DTYPE_FAMILIES = {
     "bool": "bool", "boolean": "bool",
     "str": "str", "string": "str",
     "datetime64[ns]": "datetime",
+    "date": "date",  # datetime.date objects (Parquet's date32)
     "category": "category",
 }  # fmt: skip
+# A zoned timestamp column, e.g. datetime64[ns, UTC], datetime64[ns, Europe/Paris] or
+# datetime64[ns, +02:00]: any unit in the table passes, the zone must be the same.
+ZONED_DTYPE = re.compile(r"datetime64\[ns, ([^\]]+)\]")
 
 WITNESS_FROM_ROWS = 2_000  # below this, checking every row is as cheap
 COLUMN_FIELDS = ("kind", "dtype", "nullable", "min", "max", "categories", "unique", "regex")
@@ -239,11 +242,12 @@ def _parse_column(raw: Any, where: str) -> ColumnSpec:
             f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(COLUMN_FIELDS)}"
         )
     dtype = raw.get("dtype")
-    if dtype not in DTYPE_FAMILIES:
+    family = dtype_family(dtype)
+    if family is None:
         raise InputError(
-            f"{where}: dtype {dtype!r} is not supported; use one of: {', '.join(DTYPE_FAMILIES)}"
+            f"{where}: dtype {dtype!r} is not supported; use one of: "
+            f"{', '.join(DTYPE_FAMILIES)}, or datetime64[ns, ZONE] (e.g. datetime64[ns, UTC])"
         )
-    family = DTYPE_FAMILIES[dtype]
     kind = raw.get("kind")
     if kind is not None and kind not in KINDS:
         raise InputError(f"{where}: kind {kind!r} is unknown; use one of: {', '.join(KINDS)}")
@@ -255,8 +259,8 @@ def _parse_column(raw: Any, where: str) -> ColumnSpec:
     for bound in ("min", "max"):
         if raw.get(bound) is None:
             continue
-        if family not in ("int", "float", "datetime"):
-            raise InputError(f"{where}: '{bound}' only applies to numeric and datetime dtypes")
+        if family not in ("int", "float", "datetime", "date"):
+            raise InputError(f"{where}: '{bound}' only applies to numeric and date dtypes")
         bounds[bound] = _parse_value(raw[bound], family, f"{where}: '{bound}'")
     if len(bounds) == 2 and bounds["min"] > bounds["max"]:
         raise InputError(f"{where}: min {bounds['min']} is greater than max {bounds['max']}")
@@ -298,6 +302,17 @@ def _parse_value(value: Any, family: str, where: str) -> Any:
             except ValueError:
                 pass
         raise InputError(f"{where} {value!r} is not a date or timestamp like 2024-01-31")
+    if family == "date":
+        if isinstance(value, datetime.datetime):
+            value = value.date() if value.time() == datetime.time() else value
+        if isinstance(value, str):
+            try:
+                value = datetime.date.fromisoformat(value)
+            except ValueError:
+                pass
+        if type(value) is datetime.date:
+            return value
+        raise InputError(f"{where} {value!r} is not a date like 2024-01-31")
     ok = {
         "int": isinstance(value, int) and not isinstance(value, bool),
         "float": isinstance(value, (int, float)) and not isinstance(value, bool),
@@ -351,6 +366,7 @@ def validate(df: pd.DataFrame, schema: TableSchema, *, what: str = "input table"
         try:  # exact, and for a table that passes, many times cheaper than every row
             witnesses = df.iloc[witness_rows(df, schema)]
             known = _string_categoricals(witnesses, schema) if as_category else []
+            known += _same_zone(df, schema)
             schema.to_pandera(dtype_known=known).validate(
                 _as_strings(witnesses, schema, keep=known) if as_category else witnesses,
                 lazy=True)
@@ -360,7 +376,7 @@ def validate(df: pd.DataFrame, schema: TableSchema, *, what: str = "input table"
     if as_category:
         df = _as_strings(df, schema)
     try:
-        schema.to_pandera().validate(df, lazy=True)
+        schema.to_pandera(dtype_known=_same_zone(df, schema)).validate(df, lazy=True)
     except SchemaErrors as err:
         problems = _summarise(err.failure_cases, schema, n_rows=len(df))
         # from None: Pandera's own message is a long JSON dump; ours replaces it.
@@ -374,6 +390,50 @@ def _as_strings(df: pd.DataFrame, schema: TableSchema, keep: Collection[str] = (
     names = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)
              and c in schema.columns and schema.columns[c].dtype != "category" and c not in keep]
     return df.astype({c: object for c in names}) if names else df
+
+
+def _same_zone(df: pd.DataFrame, schema: TableSchema) -> list[str]:
+    """Zoned timestamp columns in the zone their schema names, at whatever unit: Parquet
+    files give [us] or [ms] as often as pandas' [ns], and the unit is no rule of the data."""
+    out = []
+    for name, spec in schema.columns.items():
+        zone = ZONED_DTYPE.fullmatch(spec.dtype)
+        dtype = df[name].dtype if name in df.columns else None
+        if zone and isinstance(dtype, pd.DatetimeTZDtype) and zone_name(dtype.tz) == zone[1]:
+            out.append(name)
+    return out
+
+
+def zone_name(tz: datetime.tzinfo) -> str:
+    """A time zone as the schema writes it: its name (UTC, Europe/Paris) or, for a fixed
+    offset without a name, +HH:MM."""
+    name = getattr(tz, "zone", None) or getattr(tz, "key", None)  # pytz, zoneinfo
+    if name:
+        return str(name)
+    offset = tz.utcoffset(None)
+    if offset is None:
+        return str(tz)
+    if not offset:
+        return "UTC"
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def dtype_family(dtype: Any) -> str | None:
+    """The family of a schema dtype (int, float, bool, str, datetime, date, category), or
+    None for a dtype schemas do not support."""
+    if not isinstance(dtype, str):
+        return None
+    if dtype in DTYPE_FAMILIES:
+        return DTYPE_FAMILIES[dtype]
+    if ZONED_DTYPE.fullmatch(dtype):
+        try:
+            pd.api.types.pandas_dtype(dtype)
+        except (TypeError, ValueError):
+            return None  # not a zone pandas knows
+        return "datetime"
+    return None
 
 
 def _string_categoricals(df: pd.DataFrame, schema: TableSchema) -> list[str]:
@@ -553,7 +613,7 @@ def _show(value: Any) -> str:
     value = _plain(value)
     if value is None:
         return "null"
-    if isinstance(value, pd.Timestamp):
+    if isinstance(value, (pd.Timestamp, datetime.date)):
         return value.isoformat()
     return repr(value)
 
@@ -582,7 +642,10 @@ def _names(columns: list[Any]) -> str:
 
 def infer_schema(df: pd.DataFrame, name: str, description: str = "") -> TableSchema:
     """Draft a schema from a table: kinds, dtypes, nullability, observed ranges and
-    categories. Review it before use: the observed range is not always the valid range."""
+    categories. Review it before use: the observed range is not always the valid range.
+
+    Each kind is `synthvae.kinds.detect_kind`'s, the one the Synthesizer would pick itself,
+    so fitting with the drafted schema models every column as fitting without it would."""
     columns = {}
     for column in df.columns:
         if not isinstance(column, str):
@@ -593,42 +656,21 @@ def infer_schema(df: pd.DataFrame, name: str, description: str = "") -> TableSch
 
 def _infer_column(name: str, series: pd.Series) -> ColumnSpec:
     dtype = _dtype_name(name, series)
-    family = DTYPE_FAMILIES[dtype]
+    family = dtype_family(dtype)
     values = series.dropna()
-    spec = ColumnSpec(dtype=dtype, nullable=bool(series.isna().any()))
+    spec = ColumnSpec(dtype=dtype, kind=detect_kind(series), nullable=bool(series.isna().any()))
     n_unique = values.nunique()
-    unique_share = n_unique / len(values) if len(values) else 0.0
 
-    if family == "bool":
-        spec.kind = "boolean"
-    elif family == "datetime":
-        spec.kind = "datetime"
-        if len(values):
-            spec.min, spec.max = values.min(), values.max()
-    elif family in ("int", "float"):
-        if family == "int" and unique_share >= 0.99 and _int_looks_like_id(name, values):
-            spec.kind = "id"
-        else:
-            spec.kind = "numeric"
-        if len(values):
-            spec.min, spec.max = _plain(values.min()), _plain(values.max())
-    elif family == "str" and _mostly_iso_dates(values):
-        # Kept as strings (that is what the table holds); the kind tells the synthesizer
-        # to treat them as dates.
-        spec.kind = "datetime"
-    elif family == "str" and unique_share >= 0.99 and _str_looks_like_id(name, values):
-        spec.kind = "id"
-    elif family == "str" and unique_share >= 0.5 and _mostly_has_spaces(values):
-        spec.kind = "text"
-    else:
-        spec.kind = "categorical"
-        if 0 < n_unique <= MAX_INFERRED_CATEGORIES:
-            spec.categories = _sorted_if_possible([_plain(v) for v in values.unique()])
+    if family in ("int", "float", "datetime", "date") and len(values):
+        spec.min, spec.max = _plain(values.min()), _plain(values.max())
+    elif spec.kind in ("categorical", "constant") and 0 < n_unique <= MAX_INFERRED_CATEGORIES:
+        spec.categories = _sorted_if_possible([_plain(v) for v in values.unique()])
 
     if spec.kind == "id":
         # New rows get new ids, above the largest one seen: the observed maximum is no bound.
         spec.max = None
-        spec.unique = n_unique == len(values)
+        # Pandera counts repeated nulls as repeated values: such a column cannot be `unique`.
+        spec.unique = n_unique == len(values) and len(series) - len(values) <= 1
     return spec
 
 
@@ -640,15 +682,20 @@ def _sorted_if_possible(values: list[Any]) -> list[Any]:
 
 
 def _dtype_name(name: str, series: pd.Series) -> str:
-    dtype = str(series.dtype)
-    if dtype in DTYPE_FAMILIES:
-        return dtype
-    if re.fullmatch(r"datetime64\[(s|ms|us|ns)\]", dtype):
+    dtype = series.dtype
+    if str(dtype) in DTYPE_FAMILIES:
+        return str(dtype)
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return f"datetime64[ns, {zone_name(dtype.tz)}]"  # any unit passes (see _same_zone)
+    if re.fullmatch(r"datetime64\[(s|ms|us|ns)\]", str(dtype)):
         return "datetime64[ns]"  # Pandera accepts any unit for it; Parquet often gives [us]
-    if dtype == "object":
-        types = {type(v).__name__ for v in series.dropna()}
-        if types <= {"str"}:
+    if dtype == object:
+        objects = pd.api.types.infer_dtype(series, skipna=True)
+        if objects in ("string", "empty"):
             return "str"
+        if objects == "date":
+            return "date"
+        types = {type(v).__name__ for v in series.dropna()}
         raise InputError(
             f"column '{name}' holds values of mixed Python types ({', '.join(sorted(types))}); "
             "convert it to one dtype (e.g. str, float64, Int64 or boolean) first"
@@ -657,53 +704,3 @@ def _dtype_name(name: str, series: pd.Series) -> str:
         f"column '{name}' has dtype {dtype}, which schemas do not support; "
         f"convert it to one of: {', '.join(DTYPE_FAMILIES)}"
     )
-
-
-_ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid|key)$", re.IGNORECASE)
-_ISO_DATE = r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
-_SAMPLE = 1000
-
-
-def _name_looks_like_id(name: str) -> bool:
-    return bool(_ID_NAME.search(name)) or name.endswith(("Id", "ID"))
-
-
-def _int_looks_like_id(name: str, values: pd.Series) -> bool:
-    # A unique integer is an id if its name says so or it is a near-gapless counter;
-    # otherwise it is more likely a fine-grained measurement.
-    if _name_looks_like_id(name):
-        return True
-    span = values.max() - values.min() + 1
-    return len(values) >= 10 and span <= 1.1 * len(values)
-
-
-def _str_looks_like_id(name: str, values: pd.Series) -> bool:
-    sample = _sample(values)
-    if len(sample) < 10 or sample.str.contains(r"\s").any():
-        return False
-    if _name_looks_like_id(name):
-        return True
-    # Codes like "C-00412" or UUIDs: one fixed length, with digits in them.
-    lengths = sample.str.len()
-    return lengths.nunique() == 1 and sample.str.contains(r"\d").mean() >= 0.9
-
-
-def _mostly_iso_dates(values: pd.Series) -> bool:
-    sample = _sample(values)
-    if sample.empty:
-        return False
-    # The regex first, so that "2" or "March" are not taken for dates by a lenient parser.
-    looks_iso = sample.str.fullmatch(_ISO_DATE)
-    parsed = pd.to_datetime(sample.where(looks_iso), format="ISO8601", errors="coerce")
-    return parsed.notna().mean() > 0.95
-
-
-def _mostly_has_spaces(values: pd.Series) -> bool:
-    sample = _sample(values)
-    return len(sample) >= 10 and sample.str.contains(r"\s").mean() >= 0.5
-
-
-def _sample(values: pd.Series) -> pd.Series:
-    if len(values) > _SAMPLE:
-        values = values.sample(_SAMPLE, random_state=0)
-    return values.astype(str)
