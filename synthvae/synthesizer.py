@@ -25,7 +25,7 @@ from safetensors.torch import save_file as save_tensors
 from .anomaly import LATENT_COLUMN, score_rows
 from .columns import ConditionError, TableEncoder
 from .conditional import as_constraints, draw_conditioned
-from .io import ordered_map, usable_cores
+from .io import InputError, ordered_map, usable_cores
 from .memory import concat_chunks, small_pages
 from .model import VAE, Constraints, VAEConfig
 from .prior import GaussianMixturePrior
@@ -46,6 +46,11 @@ THREADED_MIN_CHUNKS = 2
 
 class NotFittedError(RuntimeError):
     """The synthesizer was used before `fit` (or `load`)."""
+
+
+class ModelFileError(InputError):
+    """A saved synthesizer's file is missing, cut short or damaged: the folder cannot be
+    loaded (a one-line InputError, which the command lines report with exit code 2)."""
 
 
 class Synthesizer:
@@ -482,30 +487,45 @@ class Synthesizer:
 
     @classmethod
     def load(cls, path: str | Path) -> Synthesizer:
+        """The synthesizer `save` wrote to `path`. Raises FileNotFoundError when `path` holds
+        none, and ModelFileError (an InputError) naming the file when one of its files is
+        cut short, damaged or from another model."""
         path = Path(path)
         meta_file = path / "synthesizer.json"
         if not meta_file.is_file():
             raise FileNotFoundError(f"no saved synthesizer at {path} (missing synthesizer.json)")
-        meta = json.loads(meta_file.read_text())
-        if meta.get("format") != "synthvae" or meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{meta_file}: unsupported format {meta.get('format')!r} version "
-                             f"{meta.get('format_version')!r}; this synthvae reads version "
-                             f"{FORMAT_VERSION}")
-        self = cls(**meta["params"])
-        arrays = load_arrays(str(path / "arrays.safetensors"))
-        self.encoder_ = TableEncoder.from_state(meta["encoders"], arrays)
-        self.prior_ = GaussianMixturePrior.from_state(
-            {k[len("prior."):]: v for k, v in arrays.items() if k.startswith("prior.")})
-        self.model_config_ = VAEConfig(**meta["model_config"])
-        self.train_config_ = TrainConfig(**meta["train_config"])
+        meta = _read_model_file(meta_file, lambda f: json.loads(f.read_text()))
+        if not isinstance(meta, dict) or meta.get("format") != "synthvae" \
+                or meta.get("format_version") != FORMAT_VERSION:
+            found = meta if isinstance(meta, dict) else {}
+            raise ModelFileError(f"{meta_file}: unsupported format {found.get('format')!r} "
+                                 f"version {found.get('format_version')!r}; this synthvae "
+                                 f"reads version {FORMAT_VERSION}")
+        arrays = _read_model_file(path / "arrays.safetensors", lambda f: load_arrays(str(f)))
+        weights = _read_model_file(path / "model.safetensors", lambda f: load_tensors(str(f)))
+        try:
+            self = cls(**meta["params"])
+            self.encoder_ = TableEncoder.from_state(meta["encoders"], arrays)
+            self.prior_ = GaussianMixturePrior.from_state(
+                {k[len("prior."):]: v for k, v in arrays.items() if k.startswith("prior.")})
+            self.model_config_ = VAEConfig(**meta["model_config"])
+            self.train_config_ = TrainConfig(**meta["train_config"])
+            self.history_ = [EpochStats(**h) for h in meta["history"]]
+            self._sample_seed, self.n_rows_ = meta["sample_seed"], meta["n_rows"]
+            self.fit_seconds_ = meta["fit_seconds"]
+            dp = meta.get("dp") or {}
+            self.dp_epsilon_spent_, self.dp_delta_ = dp.get("epsilon_spent"), dp.get("delta")
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            raise ModelFileError(f"{meta_file} and {path / 'arrays.safetensors'} do not make "
+                                 f"a synthesizer ({_first_line(err)}); save the model again"
+                                 ) from None
         self.model_ = VAE(self.model_config_)
-        self.model_.load_state_dict(load_tensors(str(path / "model.safetensors")))
+        try:
+            self.model_.load_state_dict(weights)
+        except RuntimeError as err:  # missing, unexpected or mis-shaped weights
+            raise ModelFileError(f"{path / 'model.safetensors'} does not hold this model's "
+                                 f"weights ({_first_line(err)}); save the model again") from None
         self.model_.eval()
-        self.history_ = [EpochStats(**h) for h in meta["history"]]
-        self._sample_seed, self.n_rows_ = meta["sample_seed"], meta["n_rows"]
-        self.fit_seconds_ = meta["fit_seconds"]
-        dp = meta.get("dp") or {}
-        self.dp_epsilon_spent_, self.dp_delta_ = dp.get("epsilon_spent"), dp.get("delta")
         self._draws = 0
         return self
 
@@ -648,6 +668,23 @@ def _is_na(v: Any) -> bool:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
         return False
+
+
+def _read_model_file(file: Path, read: Callable[[Path], Any]) -> Any:
+    """`read(file)`, with any failure (missing, cut short, not the format) as one line."""
+    if not file.is_file():
+        raise ModelFileError(f"{file} is missing: the model folder is incomplete; save or "
+                             f"copy it again")
+    try:
+        return read(file)
+    except Exception as err:  # safetensors' SafetensorError, JSONDecodeError, OSError, ...
+        raise ModelFileError(f"{file} cannot be read, it is cut short or damaged "
+                             f"({_first_line(err)}); save or copy the model again") from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _plain(v: Any) -> Any:

@@ -10,6 +10,7 @@ import torch
 from safetensors import safe_open
 
 from synthvae import NotFittedError, Synthesizer
+from synthvae.io import InputError
 
 ADULT = Path(__file__).resolve().parents[1] / "data" / "adult.csv.gz"
 NULLABLE = ["workclass", "occupation", "native-country"]
@@ -139,6 +140,31 @@ def test_loading_a_missing_or_foreign_directory_says_what_is_wrong(fitted, tmp_p
     meta["format_version"] = 999
     (path / "synthesizer.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="version"):
+        Synthesizer.load(path)
+
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "arrays.safetensors", "synthesizer.json"])
+def test_loading_a_cut_short_file_names_it_in_one_line(fitted, tmp_path, name):
+    path = fitted.save(tmp_path / "model")
+    data = (path / name).read_bytes()
+    (path / name).write_bytes(data[:len(data) // 2])
+    with pytest.raises(InputError, match="cut short") as err:
+        Synthesizer.load(path)
+    assert str(path / name) in str(err.value) and "\n" not in str(err.value)
+    (path / name).unlink()
+    # without synthesizer.json the folder holds no synthesizer at all
+    missing = FileNotFoundError if name == "synthesizer.json" else InputError
+    with pytest.raises(missing, match=f"{name}"):
+        Synthesizer.load(path)
+
+
+def test_loading_weights_of_another_model_names_the_file(fitted, adult, tmp_path):
+    path = fitted.save(tmp_path / "model")
+    other = Synthesizer(epochs=1, random_state=0, hidden_dim=16, latent_dim=4).fit(adult.head(100))
+    other.save(tmp_path / "other")
+    (path / "model.safetensors").write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
+    with pytest.raises(InputError, match="model.safetensors does not hold this model's weights"):
         Synthesizer.load(path)
 
 
