@@ -13,13 +13,13 @@ For each table:
 
 Every run must exit 0 and its rows must pass these checks against the input as read by
 `synthvae.io.read_table`:
-- the input's columns, in order, with their dtypes;
-- date and time columns (every value matching one of `DATE_FORMS`): every synthetic value
-  has a digit shape seen in the input (`2017-05-01T00:14:22Z` -> `9999-99-99T99:99:99Z`), so
-  zone notation, padding and separators are the input's own, and parses as a date;
-- leading-zero digit strings stay strings of the input's widths; a prefix shared by every
-  input value (`17-156684`) is kept by every synthetic value;
-- null rates within `NULL_DRIFT` of the input's, column by column.
+- the input's columns, in order, with their dtypes; null rates within 0.02 of the input's
+  (`synthvae.forms.structure_problems`);
+- value forms (`synthvae.forms.form_problems`, on the input read as text): every date and
+  time has a digit shape seen in the input (`2017-05-01T00:14:22Z` -> `9999-99-99T99:99:99Z`,
+  so zone notation, padding and separators are the input's own) and parses; leading-zero
+  digit strings stay strings of the input's widths; a prefix shared by every input value
+  (`17-156684`) is kept by every synthetic value.
 
 It prints one line per run as it goes and, at the end, a table: fit seconds, quality against
 the table's real holdout (the yardstick's SDMetrics quality), detection AUC (the yardstick's
@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -49,86 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from synthvae import Synthesizer  # noqa: E402
+from synthvae.forms import form_problems, null_drifts, structure_problems  # noqa: E402
 from synthvae.io import read_table  # noqa: E402
-
-NULL_DRIFT = 0.02
-# Value forms taken for dates and times: ISO dates and timestamps (any zone notation), US and
-# slash dates with optional times, times of day. A column is a date/time column when every
-# non-null input value matches one of them.
-DATE_FORMS = re.compile(
-    r"^\d{4}-\d{2}-\d{2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
-    r"|^\d{1,4}[/.]\d{1,2}[/.]\d{1,4}( \d{1,2}:\d{2}(:\d{2}(\.\d+)?)?( ?[AaPp][Mm])?)?$"
-    r"|^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
-TIME_OF_DAY = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
-
-
-def shape(values: pd.Series) -> pd.Series:
-    """Each value with its digits replaced by 9: the form of a date, a code or a zip code."""
-    return values.astype(str).str.replace(r"\d", "9", regex=True)
-
-
-def form_checks(raw: pd.DataFrame, synth: pd.DataFrame) -> list[str]:
-    """What a synthetic table breaks of the input's value forms, column by column.
-
-    `raw` is the input read as text, exactly as written (no type inference), so the checks do
-    not depend on how synthvae reads it."""
-    problems = []
-    for c in raw.columns:
-        if c not in synth:
-            continue
-        real = raw[c][raw[c] != ""]
-        fake = synth[c].dropna()
-        if real.empty or fake.empty:
-            continue
-        fake_text = fake.astype(str)
-        if real.str.match(DATE_FORMS).all():
-            seen = set(shape(real).unique())
-            off = ~shape(fake_text).isin(seen)
-            if pd.api.types.is_datetime64_any_dtype(fake):
-                off[:] = False  # a datetime dtype has no text form to keep
-            if TIME_OF_DAY.match(real.iloc[0]):
-                parsed = pd.to_datetime("2000-01-01 " + fake_text, errors="coerce", format="mixed")
-            else:
-                parsed = pd.to_datetime(fake_text, errors="coerce", format="mixed", utc=True)
-            bad = off | parsed.isna().to_numpy()
-            if bad.any():
-                problems.append(f"{c}: {bad.mean():.1%} not in the input's date form "
-                                f"(e.g. {fake_text[bad].head(2).tolist()}, input "
-                                f"{real.head(2).tolist()})")
-            continue
-        digits = real.str.fullmatch(r"\d+")
-        if digits.all() and real.str.match(r"0\d").any():
-            widths = set(real.str.len().unique())
-            if synth[c].dtype != object or not fake_text.str.len().isin(widths).all():
-                problems.append(f"{c}: leading-zero strings not kept (dtype {synth[c].dtype}, "
-                                f"e.g. {fake_text.head(2).tolist()})")
-            continue
-        numbers = pd.to_numeric(real, errors="coerce").notna().all()
-        prefix = os.path.commonprefix(real.unique().tolist())
-        if prefix and not numbers and real.nunique() > 1:
-            lost = ~fake_text.str.startswith(prefix)
-            if lost.any():
-                problems.append(f"{c}: {lost.mean():.1%} lost the prefix {prefix!r} "
-                                f"(e.g. {fake_text[lost].head(2).tolist()})")
-    return problems
-
-
-def structure_checks(train: pd.DataFrame, synth: pd.DataFrame) -> tuple[list[str], float]:
-    problems = []
-    if list(synth.columns) != list(train.columns):
-        missing = [c for c in train.columns if c not in synth]
-        problems.append(f"columns differ (missing {missing})" if missing else "column order differs")
-    common = [c for c in train.columns if c in synth]
-    dtypes = [f"{c}: {train[c].dtype} -> {synth[c].dtype}" for c in common
-              if synth[c].dtype != train[c].dtype]
-    if dtypes:
-        problems.append("dtypes differ: " + "; ".join(dtypes))
-    drift = (synth[common].isna().mean() - train[common].isna().mean()).abs()
-    over = drift[drift > NULL_DRIFT]
-    if len(over):
-        problems.append("null drift: " + ", ".join(f"{c} {v:.3f}" for c, v in over.items()))
-    return problems, float(drift.max()) if len(drift) else 0.0
-
 
 def run_flow(train_path: Path, rows: int, epochs: int | None, out: Path) -> tuple[int, str, float]:
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
@@ -188,8 +109,8 @@ def main() -> int:
             except Exception as err:  # noqa: BLE001 - a crash is a result to report
                 problems.append(f"library raised {type(err).__name__}: {' '.join(str(err).split())[:300]}")
             if synth is not None:
-                found, row["null_drift"] = structure_checks(train, synth)
-                problems += found + form_checks(raw, synth)
+                row["null_drift"] = float(null_drifts(train, synth).max())
+                problems += structure_problems(train, synth) + form_problems(raw, synth)
                 if yardstick is not None:
                     row.update(score(yardstick, train, test, synth))
             row["library"] = problems
@@ -205,9 +126,8 @@ def main() -> int:
                     problems.append(f"flow exit {code}: {last[:300]}")
                 else:
                     synth = pd.read_parquet(out / "synthetic.parquet")
-                    found, drift = structure_checks(train, synth)
-                    problems += found + form_checks(raw, synth)
-                    row["flow_null_drift"] = drift
+                    row["flow_null_drift"] = float(null_drifts(train, synth).max())
+                    problems += structure_problems(train, synth) + form_problems(raw, synth)
                     if yardstick is not None and args.mode == "flow":
                         row.update(score(yardstick, train, test, synth))
             row["flow"] = problems
