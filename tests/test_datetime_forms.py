@@ -307,3 +307,38 @@ def test_models_saved_before_zones_and_date_objects_still_load():
     disc = np.zeros((100, 0), np.int64)
     pd.testing.assert_series_equal(old.decode(noise, disc, np.random.default_rng(7)),
                                    enc.decode(noise, disc, np.random.default_rng(7)))
+
+
+def police_instants(fraction_us: np.ndarray | None = None) -> np.ndarray:
+    base = parse(table("police_force")["response_datetime"], "%Y/%m/%d %H:%M:%S")
+    ns = base.to_numpy(dtype="datetime64[ns]").astype("int64")
+    return ns if fraction_us is None else ns + fraction_us * 1000
+
+
+def test_python_isoformat_fractions_left_out_when_zero_keep_that_form():
+    # datetime.isoformat() writes ".ffffff" only when the microseconds are not zero.
+    fraction = np.where(np.arange(300) % 3 == 0, 0, np.arange(300) * 3331 % 10**6)
+    ns = police_instants(fraction)
+    s = pd.Series([ts.isoformat() for ts in pd.DatetimeIndex(ns).to_pydatetime()], name="at")
+    assert s.str.contains(".", regex=False).any() and not s.str.contains(".", regex=False).all()
+    fmt = "%Y-%m-%dT%H:%M:%S%.6f"
+    assert detect_kind(s) == "datetime" and detect_format(s) == fmt
+    assert (write(ns, fmt) == s.to_numpy(dtype=str)).all()
+    enc = fitted(DatetimeEncoder, s)
+    assert_round_trip(enc, s, fmt)
+    out = generated(enc)
+    assert in_form(out, fmt).all()
+    assert out.str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?").all()
+
+
+def test_fractions_with_trailing_zeros_left_out_keep_that_form():
+    fraction = np.arange(300) * 250_000 % 10**6  # .0, .25, .5, .75 s
+    ns = police_instants(fraction)
+    s = pd.Series(write(ns, "%Y-%m-%dT%H:%M:%S%.fZ"), dtype=object, name="at")
+    assert set(s.str.extract(r"(\.\d+)?Z$")[0].fillna("").str.len()) == {0, 2, 3}
+    assert detect_format(s) == "%Y-%m-%dT%H:%M:%S%.fZ"
+    enc = fitted(DatetimeEncoder, s)
+    assert enc.step_ == 1e-3  # quarter seconds: the coarsest step of ours they are multiples of
+    out = generated(enc)
+    assert in_form(out, "%Y-%m-%dT%H:%M:%S%.fZ").all()
+    assert not out.str.contains(r"\.\d*0Z$", regex=True).any()  # no trailing zero written

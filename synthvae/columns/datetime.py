@@ -5,10 +5,12 @@ number (bounds included). Generated values are rounded to the column's own resol
 days for dates) and given back in the form they came in: the same dtype, and for strings the
 same format, padding and zone notation.
 
-String formats use strftime directives plus three of our own, so that the form is one string:
+String formats use strftime directives plus a few of our own, so that the form is one string:
 `%-m` (glibc's unpadded field: "9/1/1997 0:00:00"), `%3f` (a fraction of that many digits; bare
-`%f` is six) and `%:z` (an offset with a colon, "+02:00"; `%z` is "+0200"). A trailing literal
-`Z` means UTC.
+`%f` is six), `%.6f` (a dot and six digits, left out when the fraction is zero, as Python's
+`isoformat` writes), `%.f` (a dot and the digits up to the last non-zero one, left out when
+zero) and `%:z` (an offset with a colon, "+02:00"; `%z` is "+0200"). A trailing literal `Z`
+means UTC.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from .numeric import NumericEncoder
 # slashed date in the tables we meet, and either reading writes the same strings back.
 _DATES = ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%m-%d-%Y", "%d-%m-%Y", "%d.%m.%Y",
           "%Y%m%d")
-_CLOCKS = ("%H:%M:%S", "%H:%M", "%H:%M:%S.%f", "%I:%M:%S %p", "%I:%M %p")
+_CLOCKS = ("%H:%M:%S", "%H:%M", "%H:%M:%S.%f", "%H:%M:%S%.f", "%I:%M:%S %p", "%I:%M %p")
 _ZONES = ("", "Z", "%:z", "%z")
 # Tried in order; the first whose shape fits every value and that parses them all is the
 # column's format (its padding and fraction width then read off the values).
@@ -42,9 +44,10 @@ DAY_NS = 86_400 * 10**9
 MAX_SHAPES = 64
 MAX_DISTINCT = 100_000  # distinct values a format is detected on (all of them for most columns)
 
-_DIRECTIVE = re.compile(r"%(-?)(\d?)([YmdHIMSfpz%]|:z)")
+_DIRECTIVE = re.compile(r"%(-?)(\.?)(\d?)([YmdHIMSfpz%]|:z)")
 _SHAPE_PATTERNS = {"Y": "9{4}", "m": "9{1,2}", "d": "9{1,2}", "H": "9{1,2}", "I": "9{1,2}",
-                   "M": "99", "S": "99", "f": "9{1,9}", "p": "[AP]M", "z": "[+-]9999",
+                   "M": "99", "S": "99", "f": "9{1,9}", ".f": r"(?:\.9{1,9})?", "p": "[AP]M",
+                   "z": "[+-]9999",
                    ":z": "[+-]99:99", "%": "%"}
 
 
@@ -57,13 +60,17 @@ def detect_format(s: pd.Series) -> str | None:
 
 def pandas_format(fmt: str) -> str:
     """Our format as `pd.to_datetime` reads it (which accepts unpadded fields anyway)."""
-    return re.sub(r"%-|%\d(?=f)|%:(?=z)", "%", fmt)
+    return re.sub(r"%-|%\d(?=f)|%:(?=z)", "%", re.sub(r"%\.\d?f", ".%f", fmt))
 
 
 def parse(s: pd.Series, fmt: str, errors: str = "coerce") -> pd.Series:
     """Strings in `fmt` as naive datetime64[ns]: UTC where the format has a zone."""
     zoned = _has_zone(fmt)
-    parsed = pd.to_datetime(s.astype(object), format=pandas_format(fmt), errors=errors,
+    s = s.astype(object)
+    if "%." in fmt:  # an optional fraction: write the missing ones as ".0" to parse in one format
+        s = s.where(s.isna(), s.astype(str).str.replace(r"(\d:\d\d:\d\d)(?!\.)", r"\1.0",
+                                                         regex=True))
+    parsed = pd.to_datetime(s, format=pandas_format(fmt), errors=errors,
                             utc=zoned)
     return parsed.dt.tz_convert(None) if zoned else parsed
 
@@ -125,13 +132,17 @@ def write(ns: np.ndarray, fmt: str, offset_minutes: int = 0) -> np.ndarray:
     for match in _DIRECTIVE.finditer(fmt):
         out = np.strings.add(out, fmt[at:match.start()])
         at = match.end()
-        unpadded, width, name = match.groups()
+        unpadded, optional, width, name = match.groups()
         if name in fields:
             values = fields[name]().astype(np.str_)
             piece = values if unpadded else np.strings.zfill(values, 4 if name == "Y" else 2)
         elif name == "f":
-            digits = int(width or 6)
-            piece = np.strings.zfill((clock % 10**9 // 10**(9 - digits)).astype(np.str_), digits)
+            digits = int(width or (9 if optional else 6))
+            fraction = clock % 10**9 // 10**(9 - digits)
+            piece = np.strings.zfill(fraction.astype(np.str_), digits)
+            if optional:
+                piece = piece if width else np.strings.rstrip(piece, "0")
+                piece = np.where(fraction == 0, "", np.strings.add(".", piece))
         elif name == "p":
             piece = np.where(clock < 12 * 3_600_000_000_000, "AM", "PM")
         elif name in ("z", ":z"):
@@ -322,11 +333,11 @@ def _shape_pattern(fmt: str) -> re.Pattern:
     for match in _DIRECTIVE.finditer(fmt):
         parts.append(re.escape(fmt[at:match.start()]))
         at = match.end()
-        name = match.group(3)
+        name = match.group(2) + match.group(4)
         pattern = _SHAPE_PATTERNS[name]
-        if name in "mdHIf" and name not in named:
-            named.add(name)
-            pattern = f"(?P<{name}>{pattern})"
+        if match.group(4) in ("m", "d", "H", "I", "f") and match.group(4) not in named:
+            named.add(match.group(4))
+            pattern = f"(?P<{match.group(4)}>{pattern})"
         parts.append(pattern)
     parts.append(re.escape(fmt[at:]))
     return re.compile("".join(parts))
@@ -334,14 +345,20 @@ def _shape_pattern(fmt: str) -> re.Pattern:
 
 def _refine(fmt: str, found: list[re.Match]) -> str:
     """Mark fields that any value writes with one digit as unpadded; give a fraction the width
-    the values have (the widest, if they differ)."""
+    the values have, or mark it trimmed where widths differ."""
     for name in "mdHI":
         if any(len(m.group(name) or "") == 1 for m in found if name in m.re.groupindex):
             fmt = fmt.replace(f"%{name}", f"%-{name}")
     if "%f" in fmt:
-        digits = max(len(m.group("f")) for m in found)
-        if digits != 6:
+        widths = {len(m.group("f")) for m in found}
+        if len(widths) > 1:  # trailing zeros left out
+            fmt = fmt.replace(".%f", "%.f")
+        elif (digits := widths.pop()) != 6:
             fmt = fmt.replace("%f", f"%{digits}f")
+    elif "%.f" in fmt:
+        widths = {len(m.group("f")) - 1 for m in found if m.group("f")}
+        if len(widths) == 1:  # one width, left out when zero: as Python's isoformat writes
+            fmt = fmt.replace("%.f", f"%.{widths.pop()}f")
     return fmt
 
 

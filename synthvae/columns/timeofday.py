@@ -15,7 +15,7 @@ import pandas as pd
 from .base import ConditionError, UnsupportedColumnError, as_series
 from .datetime import DAY_NS, DatetimeEncoder, fit_format, misfit, parse, write
 
-TIME_FORMATS = ("%H:%M:%S", "%H:%M", "%H:%M:%S.%f", "%I:%M:%S %p", "%I:%M %p")
+TIME_FORMATS = ("%H:%M:%S", "%H:%M", "%H:%M:%S.%f", "%H:%M:%S%.f", "%I:%M:%S %p", "%I:%M %p")
 _MIDNIGHT = pd.Timestamp("1900-01-01")  # the date pandas gives a time parsed on its own
 
 
