@@ -10,7 +10,6 @@ Every function returns plain JSON-serialisable dicts (floats, ints, strings, Non
 
 from __future__ import annotations
 
-import re
 import time
 import warnings
 
@@ -18,97 +17,48 @@ import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
+from synthvae.kinds import datetime_format, detect_kind
+from synthvae.kinds import sdtype as kind_sdtype
+
 with warnings.catch_warnings():
     # sdmetrics 0.32 deprecates the single-table report for a unified one. We keep the
     # single-table one because the yardstick the anchors are scored with uses it too.
     warnings.simplefilter("ignore", FutureWarning)
     from sdmetrics.reports.single_table import QualityReport
 
-# Our column kinds (synthvae.columns) in SDMetrics' words. id and text are not scored.
-KIND_TO_SDTYPE = {
-    "numeric": "numerical",
-    "categorical": "categorical",
-    "boolean": "boolean",
-    "datetime": "datetime",
-    "constant": "categorical",
-    "id": "id",
-    "text": "text",
-}
 SCORED_SDTYPES = ("numerical", "datetime", "categorical", "boolean")
 # A numeric column with this many distinct values or fewer (ratings, counts, codes) scores
 # as categories: KS on a handful of values is dominated by ties.
 MAX_DISCRETE_NUMERIC = 15
-# Strings unique on more than this share of rows are names or keys, not categories.
-ID_UNIQUE_SHARE = 0.5
 TOP_CATEGORIES = 50  # one-hot width per categorical column in the DCR encoding
 NULL = "__null__"
 OTHER = "__other__"
-
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-_ISO_FORMATS = (
-    "%Y-%m-%d",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d %H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%S.%f",
-)
 
 
 def sdmetrics_metadata(df: pd.DataFrame, kinds: dict[str, str] | None = None) -> dict:
     """SDMetrics single-table metadata `{"columns": {name: {"sdtype": ...}}}` for `df`.
 
     `kinds` maps some or all columns to our kinds (numeric, categorical, boolean, datetime,
-    id, text, constant); the other columns are detected from their values.
+    time, id, text, constant); the other columns get `synthvae.kinds.detect_kind`'s, the
+    kind the model gives them.
     """
     kinds = kinds or {}
     columns = {}
     for name in df.columns:
         s = df[name]
-        if name in kinds:
-            if kinds[name] not in KIND_TO_SDTYPE:
-                raise ValueError(
-                    f"column {name!r}: unknown kind {kinds[name]!r}; "
-                    f"use one of {sorted(KIND_TO_SDTYPE)}"
-                )
-            sdtype = KIND_TO_SDTYPE[kinds[name]]
-        else:
-            sdtype = _detect_sdtype(s)
+        kind = kinds[name] if name in kinds else detect_kind(s)
+        try:
+            sdtype = kind_sdtype(kind)
+        except ValueError as err:
+            raise ValueError(f"column {name!r}: {err}") from None
         if sdtype == "numerical" and s.nunique() <= MAX_DISCRETE_NUMERIC:
             sdtype = "categorical"
         meta = {"sdtype": sdtype}
-        if sdtype == "datetime" and not pd.api.types.is_datetime64_any_dtype(s):
-            fmt = _datetime_format(s)
-            if fmt:
-                meta["datetime_format"] = fmt
+        fmt = datetime_format(s, kind) if sdtype == "datetime" else None
+        if fmt:
+            meta["datetime_format"] = fmt
         columns[name] = meta
     return {"columns": columns}
-
-
-def _detect_sdtype(s: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(s):
-        return "boolean"
-    if pd.api.types.is_numeric_dtype(s):
-        return "numerical"
-    if pd.api.types.is_datetime64_any_dtype(s) or _datetime_format(s):
-        return "datetime"
-    is_text = s.dtype == object or isinstance(s.dtype, pd.StringDtype)
-    if is_text and s.nunique() > ID_UNIQUE_SHARE * len(s):
-        return "id"
-    return "categorical"
-
-
-def _datetime_format(s: pd.Series) -> str | None:
-    """The strftime format of a column of ISO date strings, or None if it holds none."""
-    if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)):
-        return None
-    sample = s.dropna().astype(str).head(500)
-    if sample.empty or sample.str.match(_ISO_DATE).mean() <= 0.9:
-        return None
-    for fmt in (*_ISO_FORMATS, "ISO8601"):  # ISO8601: offsets and other ISO spellings
-        if pd.to_datetime(sample, format=fmt, errors="coerce").notna().mean() > 0.95:
-            return fmt
-    return None
 
 
 def quality(
