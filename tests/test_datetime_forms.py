@@ -11,7 +11,7 @@ import pytest
 from synthvae import Synthesizer
 from synthvae.columns import (ConditionError, DatetimeEncoder, TableEncoder, TimeOfDayEncoder,
                               UnsupportedColumnError, detect_kind, detect_time_format)
-from synthvae.columns.datetime import detect_format, parse, write
+from synthvae.columns.datetime import detect_format, pandas_format, parse, write
 
 FORMS = Path(__file__).resolve().parent / "data" / "forms"
 
@@ -342,3 +342,15 @@ def test_fractions_with_trailing_zeros_left_out_keep_that_form():
     out = generated(enc)
     assert in_form(out, "%Y-%m-%dT%H:%M:%S%.fZ").all()
     assert not out.str.contains(r"\.\d*0Z$", regex=True).any()  # no trailing zero written
+
+
+@pytest.mark.parametrize("fmt", ["%-m/%-d/%Y %-H:%M:%S", "%Y-%m-%dT%H:%M:%S%:z",
+                                 "%Y-%m-%dT%H:%M:%S.%3fZ", "%Y-%m-%dT%H:%M:%S%.6f", "%-I:%M %p"])
+def test_pandas_reads_our_formats_through_pandas_format(fmt):
+    # For code that parses with pd.to_datetime directly (scores, report).
+    ns = police_instants(np.arange(300) % 2 * 123_000)
+    s = pd.Series(write(ns, fmt, 120 if fmt.endswith("z") else 0), dtype=object)
+    theirs = pd.to_datetime(s, format=pandas_format(fmt), utc=fmt.endswith(("z", "Z")))
+    if theirs.dt.tz is not None:
+        theirs = theirs.dt.tz_convert(None)
+    pd.testing.assert_series_equal(theirs.astype("datetime64[ns]"), parse(s, fmt))

@@ -59,8 +59,11 @@ def detect_format(s: pd.Series) -> str | None:
 
 
 def pandas_format(fmt: str) -> str:
-    """Our format as `pd.to_datetime` reads it (which accepts unpadded fields anyway)."""
-    return re.sub(r"%-|%\d(?=f)|%:(?=z)", "%", re.sub(r"%\.\d?f", ".%f", fmt))
+    """Our format as `pd.to_datetime(values, format=...)` reads the values whole (pandas accepts
+    unpadded fields anyway). `parse` reads them faster where a fraction is optional."""
+    if "%." in fmt:
+        return "ISO8601" if fmt.startswith("%Y-%m-%d") else "mixed"
+    return _strptime_format(fmt)
 
 
 def parse(s: pd.Series, fmt: str, errors: str = "coerce") -> pd.Series:
@@ -70,9 +73,13 @@ def parse(s: pd.Series, fmt: str, errors: str = "coerce") -> pd.Series:
     if "%." in fmt:  # an optional fraction: write the missing ones as ".0" to parse in one format
         s = s.where(s.isna(), s.astype(str).str.replace(r"(\d:\d\d:\d\d)(?!\.)", r"\1.0",
                                                          regex=True))
-    parsed = pd.to_datetime(s, format=pandas_format(fmt), errors=errors,
-                            utc=zoned)
+    parsed = pd.to_datetime(s, format=_strptime_format(fmt), errors=errors, utc=zoned)
     return parsed.dt.tz_convert(None) if zoned else parsed
+
+
+def _strptime_format(fmt: str) -> str:
+    """Our format in strptime's directives: an optional fraction becomes a required one."""
+    return re.sub(r"%-|%\d(?=f)|%:(?=z)", "%", re.sub(r"%\.\d?f", ".%f", fmt))
 
 
 def fit_format(text: pd.Series, candidates: tuple[str, ...]) -> str | None:
