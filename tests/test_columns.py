@@ -313,7 +313,10 @@ def test_integer_ids_are_regenerated_unique_and_never_real():
 def test_string_ids_keep_their_shape_unique_and_never_real():
     real = pd.Series([f"CUST-{i:05d}" for i in range(0, 20_000, 2)], name="customer")
     out = round_trip(IdEncoder, real)
-    assert out.dtype == object and out.str.fullmatch(r"[A-Z]{4}-\d{5}").all()
+    # "CUST-" is the same in every real id, so it is kept; a tenth of the 100,000 five-digit
+    # values are real, so the ids that would be real take a sixth digit instead
+    assert out.dtype == object and out.str.fullmatch(r"CUST-\d{5,6}").all()
+    assert out.str.fullmatch(r"CUST-\d{5}").mean() > 0.85
     assert_fresh_ids(out, real)
     # a narrow shape whose values are almost all taken still gives fresh ids
     narrow = pd.Series([f"C-{i:03d}" for i in range(900)], name="narrow_id")
@@ -324,7 +327,8 @@ def test_uuid_ids_come_back_as_uuids_with_any_hex_digit_in_each_position():
     # Regression: digits and hex letters took separate classes, so the template was the
     # lexically first of thousands of distinct shapes ('99999999-9999-9f99-...'): mostly digits.
     rng = np.random.default_rng(0)
-    real = pd.Series([str(uuid.UUID(int=int(v))) for v in rng.integers(0, 2**63, 2000)],
+    # all 128 bits random: UUID(int=v) with v < 2**63 has 16 zero digits, which ids keep
+    real = pd.Series([str(uuid.UUID(bytes=rng.bytes(16))) for _ in range(2000)],
                      name="session_uuid")
     out = round_trip(IdEncoder, real)
     assert out.str.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").all()

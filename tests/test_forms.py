@@ -96,7 +96,7 @@ def test_int64_extremes_decode_without_overflow():
 
 def test_big_integers_with_gaps_stay_exact_int64_through_a_fit(tmp_path):
     # trump_tweets' reply-to user ids, nullable, scaled past 2**53 as tweet ids are
-    ids = 2**60 + np.arange(40, dtype=np.int64) * 1_000_003
+    ids = 2**60 + 7 + np.arange(40, dtype=np.int64) * 1_000_003  # 2**60 + 7: 2**60 as a float
     table = pd.DataFrame({"reply_to": pd.array(list(ids[:20]) + [None] * 5 + list(ids[20:]) * 2,
                                                dtype="Int64")})
     table["likes"] = np.arange(len(table)) % 7
@@ -121,3 +121,78 @@ def test_prices_keep_their_cents(pizzas):
     assert np.allclose(synthetic["price"] * 100, cents, atol=1e-6)
     assert (synthetic["price"] * 100 % 5 == 0).mean() > 0.9  # pizzaplace prices step by 0.05
     assert synthetic["price"].between(pizzas["price"].min(), pizzas["price"].max()).all()
+
+
+# ------------------------------------------------------------------------- codes and ids
+
+
+def test_order_ids_keep_their_constant_year_through_fit_save_and_load(pizzas, tmp_path):
+    synthesizer = fit(pizzas)
+    assert synthesizer.column_kinds_["id"] == "id"
+    synthetic = synthesizer.sample(1000, random_state=1)
+    assert synthetic["id"].str.fullmatch(r"2015-\d{6}").all()  # not "1721-787776"
+    assert synthetic["id"].is_unique and not synthetic["id"].isin(set(pizzas["id"])).any()
+    loaded = Synthesizer.load(synthesizer.save(tmp_path / "model"))
+    pd.testing.assert_frame_equal(loaded.sample(1000, random_state=1), synthetic)
+
+
+def test_licence_numbers_keep_their_letter():
+    pets = read_table(IO_DATA / "seattlepets_cp1252_semicolon.csv")
+    enc = IdEncoder("license_number").fit(pets["license_number"], np.random.default_rng(0))
+    ids = enc.ids(0, 5000, key=1)
+    # the most common shape, its letter kept; the rare id that would be real takes a digit more
+    assert ids.str.fullmatch(r"S\d{6,7}").all() and ids.str.fullmatch(r"S\d{6}").mean() > 0.99
+    assert ids.str[1:].nunique() == 5000  # the digits vary
+
+
+def test_a_fixed_part_allows_a_stray_real_id_or_two():
+    # Seattle's pet licences: one "C" among 18,905 "S" licences of the same shape
+    rng = np.random.default_rng(0)
+    licences = pd.Series([f"S{v:06d}" for v in rng.choice(10**6, 3000, replace=False)] + ["C123456"])
+    enc = IdEncoder("license_number").fit(licences, rng)
+    assert enc.fixed_ == {0: "S"}
+    ids = enc.ids(0, 1000, key=1)
+    assert ids.str.fullmatch(r"S\d{6,7}").all() and ids.str.fullmatch(r"S\d{6}").mean() > 0.98
+
+
+def test_a_constant_digit_prefix_is_kept_and_a_counters_leading_zeros_are_not():
+    rng = np.random.default_rng(0)
+    codes = pd.Series([f"17-{v:06d}" for v in rng.choice(10**6, 3000, replace=False)])
+    enc = IdEncoder("case_code").fit(codes, rng)
+    ids = enc.ids(0, 2000, key=1)
+    assert ids.str.fullmatch(r"17-\d{6,7}").all()  # not "50-509471"
+    assert ids.str.fullmatch(r"17-\d{6}").mean() > 0.98
+    counter = pd.Series([f"ORD{i:06d}" for i in range(3000)])  # 000000 .. 002999
+    enc = IdEncoder("order").fit(counter, rng)
+    ids = enc.ids(0, 2000, key=1)
+    assert ids.str.fullmatch(r"ORD\d{6,7}").all() and ids.str.fullmatch(r"ORD\d{6}").mean() > 0.98
+    assert (ids.str[3:5] != "00").mean() > 0.9  # the zeros were padding, not a fixed part
+
+
+def test_a_fixed_part_that_would_leave_too_little_room_stays_free():
+    narrow = pd.Series([f"C-{i:03d}" for i in range(900)])  # 900 of the 1,000 "C-ddd"
+    enc = IdEncoder("narrow").fit(narrow, np.random.default_rng(0))
+    assert enc.fixed_ == {}
+    assert enc.ids(0, 1000, key=1).str.fullmatch(r"[0-9A-F]-\d{3}").mean() > 0.9
+
+
+def test_id_models_saved_before_fixed_parts_load_with_none():
+    enc = IdEncoder("case_code").fit(pd.Series([f"17-{v:06d}" for v in range(100, 3100)]),
+                                     np.random.default_rng(0))
+    meta, arrays = enc.state()
+    del meta["fixed"]
+    old = IdEncoder.from_state(meta, arrays)
+    assert old.fixed_ == {} and old.ids(0, 10, key=1).str.fullmatch(r"\d{2}-\d{6}").all()
+
+
+# ------------------------------------------------------------------------ leading zeros
+
+
+def test_zip_codes_come_back_as_strings_of_their_width():
+    towns = read_table(IO_DATA / "new_england_zips.csv")
+    table = pd.concat([towns] * 20, ignore_index=True)
+    synthetic = fit(table).sample(500, random_state=1)
+    zips = synthetic["zip"].dropna()
+    assert synthetic["zip"].dtype == object and len(zips) > 400
+    assert zips.isin(set(towns["zip"].dropna())).all()
+    assert zips.str.startswith("0").mean() > 0.5

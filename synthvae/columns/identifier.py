@@ -7,14 +7,17 @@ so rows sampled in separate chunks, processes or machines agree with no state sh
 them and none kept as rows go by:
 
 - integer ids count on from above the largest real id by position;
-- string ids follow the column's most common shape ("CUST-00042" gives "AAAA-99999"): a keyed
-  pseudorandom permutation of the shape's values sends each position to its own value, so ids
-  look random yet never repeat. One that equals a real id (checked by hash, so the model file
+- string ids follow the column's most common shape ("CUST-00042" gives "AAAA-99999"), whose
+  fixed parts stay as they are: a run of letters or of digits that is the same in every real
+  id of the shape ("CUST", the "17" of "17-156684"). A keyed pseudorandom permutation of the
+  shape's other values sends each position to its own value, so ids look random yet never
+  repeat. One that equals a real id (checked by hash, so the model file
   holds no real ids) is replaced by one a character longer that no position takes;
 - which rows are null is a keyed hash of the position, compared with the real null rate.
 """
 from __future__ import annotations
 
+import math
 import string
 import zlib
 from typing import Any
@@ -39,6 +42,10 @@ _ROUNDS = 6
 _M64 = 2**64 - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 _NULL_SALT, _FINGERPRINT_SALT = 0x6E756C6C, 0x66696E67
+# A shape keeps a fixed part only while it leaves this many values per real id: at most a
+# tenth of the ids then would be real and take a wider shape.
+FIXED_ROOM = 10
+FIXED_STRAYS = 0.001  # share of real ids that may differ from a fixed part
 
 
 class IdEncoder(ColumnEncoder):
@@ -52,14 +59,15 @@ class IdEncoder(ColumnEncoder):
             pd.api.types.is_float_dtype(s) and bool(np.all(np.mod(observed, 1) == 0)))
         if self.integer_:
             self.start_ = int(observed.max()) + 1 if len(observed) else 1
-            self.template_ = ""
+            self.template_, self.fixed_ = "", {}
             self.real_hashes_, self.real_values_ = np.zeros(0, np.uint64), np.zeros(0, np.uint32)
         else:
             text = observed.astype(str)
             self.start_ = 0
             self.template_ = _template(text)
+            self.fixed_ = _fixed_parts(text, self.template_)
             self.real_hashes_ = np.unique(pd.util.hash_array(text.to_numpy(dtype=object)))
-            self.real_values_ = _real_values(text, self.template_)
+            self.real_values_ = _real_values(text, self._shape())
         return self
 
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
@@ -92,14 +100,14 @@ class IdEncoder(ColumnEncoder):
         # below sizes[t] are free: an id that is real moves to the one at its permuted value
         # there. That keeps every id unique and a function of its position alone, and as the
         # tier follows from the position, all shards widen a narrow shape at the same rows.
-        sizes, n_free = _tiers(self.template_)
+        sizes, n_free = _tiers(self._shape())
         tier = np.searchsorted(np.array(sizes, dtype=np.uint64), position, side="right")
         value = position.copy()
         out = np.empty(len(position), dtype=object)
         for t in range(int(tier.min()) if len(tier) else len(sizes), len(sizes)):
             rows = np.flatnonzero(tier == t)
             permuted = _permute(value[rows], sizes[t], _hash(key, t))
-            text = _spell(permuted, self.template_ + "9" * t, n_free + t, key)
+            text = _spell(permuted, self._shape(t), n_free + t, key)
             out[rows] = text
             real = self._real(text, permuted, t)
             value[rows[real]], tier[rows[real]] = permuted[real], t + 1
@@ -125,10 +133,18 @@ class IdEncoder(ColumnEncoder):
             return candidates[:0]
         return candidates[np.isin(pd.util.hash_array(text[candidates]), self.real_hashes_)]
 
+    def _shape(self, widened: int = 0) -> list[str]:
+        """The template as one token per character: a class symbol ("9", "A", ...), or a
+        fixed character marked "=" (so a fixed "9" is not read as any digit), then
+        `widened` more digits."""
+        return [("=" + self.fixed_[j]) if j in self.fixed_ else c
+                for j, c in enumerate(self.template_)] + ["9"] * widened
+
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super().state()
         meta.update(null_rate=self.null_rate_, integer=self.integer_, start=self.start_,
-                    template=self.template_)
+                    template=self.template_,
+                    fixed={str(j): c for j, c in sorted(self.fixed_.items())})
         arrays.update(real_hashes=self.real_hashes_)
         if self.real_values_ is not None:
             arrays.update(real_values=self.real_values_)
@@ -137,6 +153,7 @@ class IdEncoder(ColumnEncoder):
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.null_rate_, self.integer_ = meta["null_rate"], meta["integer"]
         self.start_, self.template_ = meta["start"], meta["template"]
+        self.fixed_ = {int(j): c for j, c in meta.get("fixed", {}).items()}
         self.real_hashes_ = arrays["real_hashes"]
         self.real_values_ = arrays.get("real_values")
 
@@ -160,7 +177,50 @@ def _template(text: pd.Series) -> str:
     return shape if sum(c in _CLASSES for c in shape) >= 4 else shape + "9999"
 
 
-def _tiers(template: str) -> tuple[list[int], int]:
+def _fixed_parts(text: pd.Series, template: str, most: int = 20_000) -> dict[int, str]:
+    """Positions of the template whose run of one class (letters, digits) reads the same in
+    all but FIXED_STRAYS of the real ids of its shape, with that character: a constant
+    prefix "17-", a leading "S" (Seattle's pet licences have one "C" among 18,905). A run
+    that only partly varies, as a counter's leading zeros, stays free. Runs are
+    fixed from the left while the shape keeps FIXED_ROOM times as many values as it has real
+    ids, since an id that would be real takes a wider shape: "C-042" among 900 real "C-ddd"
+    keeps its letter free."""
+    fits = text[text.str.len() == len(template)]
+    if len(fits) < 2:
+        return {}
+    n_fits = len(fits)
+    if n_fits > most:  # spread over the column: ids are often sorted
+        fits = fits.iloc[np.linspace(0, n_fits - 1, most).astype(np.int64)]
+    codes = fits.to_numpy(dtype=f"U{len(template)}").view(np.uint32).reshape(len(fits), -1)
+    ok = np.ones(len(fits), bool)
+    for j, c in enumerate(template):
+        ok &= _DIGITS[c][codes[:, j].clip(max=127)] >= 0 if c in _CLASSES else codes[:, j] == ord(c)
+    n_real, codes = n_fits * ok.mean(), codes[ok]
+    if len(codes) < 2:
+        return {}
+    runs = [[]]
+    for j, c in enumerate(template):
+        if c not in _CLASSES:
+            runs.append([])
+        elif runs[-1] and template[runs[-1][-1]] != c:
+            runs.append([j])
+        else:
+            runs[-1].append(j)
+    room = math.prod(len(_CLASSES[c]) for c in template if c in _CLASSES)
+    fixed = {}
+    for run in filter(None, runs):
+        spellings, counts = np.unique(codes[:, run], axis=0, return_counts=True)
+        if counts.max() < (1 - FIXED_STRAYS) * len(codes):
+            continue
+        left = room // len(_CLASSES[template[run[0]]]) ** len(run)
+        if left < FIXED_ROOM * n_real:
+            break
+        room = left
+        fixed.update({j: chr(code) for j, code in zip(run, spellings[counts.argmax()])})
+    return fixed
+
+
+def _tiers(template: str | list[str]) -> tuple[list[int], int]:
     """Each tier's number of permuted values, and how many of the shape's rightmost character
     classes the first tier permutes."""
     sizes = [len(_CLASSES[c]) for c in reversed(template) if c in _CLASSES]
@@ -174,14 +234,14 @@ def _tiers(template: str) -> tuple[list[int], int]:
     return tiers, n_free
 
 
-def _real_values(text: pd.Series, template: str) -> np.ndarray:
+def _real_values(text: pd.Series, template: list[str]) -> np.ndarray:
     """Sorted fingerprints of the (tier, permuted value) of the real ids in the shape or a
     widened one: they say which generated ids are worth hashing to check."""
     sizes, n_free = _tiers(template)
     lengths = text.str.len()
     found = [np.zeros(0, np.uint32)]
     for t in range(len(sizes)):
-        shape = template + "9" * t
+        shape = template + ["9"] * t
         fits = text[lengths == len(shape)].to_numpy(dtype=f"U{len(shape)}")
         if not len(fits):
             continue
@@ -190,7 +250,7 @@ def _real_values(text: pd.Series, template: str) -> np.ndarray:
         ok = np.ones(len(fits), bool)
         for j in range(len(shape) - 1, -1, -1):
             if shape[j] not in _CLASSES:
-                ok &= codes[:, j] == ord(shape[j])
+                ok &= codes[:, j] == ord(shape[j][-1])
                 continue
             digit = _DIGITS[shape[j]][codes[:, j].clip(max=127)]
             ok &= digit >= 0
@@ -209,7 +269,7 @@ def _fingerprint(value: np.ndarray, tier: int) -> np.ndarray:
     return (mixed >> np.uint64(32)).astype(np.uint32)
 
 
-def _spell(value: np.ndarray, shape: str, n_free: int, key: int) -> np.ndarray:
+def _spell(value: np.ndarray, shape: list[str], n_free: int, key: int) -> np.ndarray:
     """The ids for permuted values in the shape: its n_free rightmost classes are the value's
     mixed-radix digits; any classes left of them are a keyed hash of the value, which keeps
     ids distinct as the digits alone do."""
@@ -218,7 +278,7 @@ def _spell(value: np.ndarray, shape: str, n_free: int, key: int) -> np.ndarray:
     for j in range(len(shape) - 1, -1, -1):
         c = shape[j]
         if c not in _CLASSES:
-            codes[j] = ord(c)
+            codes[j] = ord(c[-1])
             continue
         if done == n_free or (done > n_free and (done - n_free) % 8 == 0):
             # one 64-bit hash gives 8 characters' worth (26^8 < 2^38) with negligible bias
