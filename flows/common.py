@@ -13,7 +13,11 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import platform  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager, suppress  # noqa: E402
 from importlib import metadata  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -94,6 +98,103 @@ class _ExpectedErrorFilter(logging.Filter):
 def quiet_expected_errors() -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(_ExpectedErrorFilter())
+
+
+# ------------------------------------------------------------------- stops and leftovers
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+RUN_TAG = "SYNTHVAE_RUN_PID"  # in the environment of every process a run starts
+
+
+class RunStopped(BaseException):
+    """SIGTERM or SIGINT arrived: the run unwinds, and each step removes what it made.
+
+    A BaseException, as KeyboardInterrupt is, so that no `except Exception` carries on."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # what a shell reports for a process a signal ended
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Within the block, the first SIGTERM or SIGINT raises RunStopped in the main thread;
+    later ones are ignored, so that a second Ctrl-C cannot cut the cleanup short (SIGKILL
+    still ends the process; the next run removes what it left). A SIGINT ignored when the
+    block starts (a job started in the background with `&`) stays ignored. Prefect swaps
+    in its own SIGTERM handler while a flow runs and passes the signal on to this one once
+    the flow has unwound. Outside the main thread signals cannot be caught: a no-op."""
+    stopping = []
+
+    def stop(signum, frame):
+        if not stopping:
+            stopping.append(signum)
+            raise RunStopped(signum)
+
+    try:
+        before = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+        for s in STOP_SIGNALS:
+            if before[s] is not signal.SIG_IGN:
+                signal.signal(s, stop)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+@contextmanager
+def private_folder(path: Path) -> Iterator[Path]:
+    """A folder only this user can read (copies of real rows go there), removed when the block
+    ends however it ends. Inside a run's staging folder it is also gone if the process is
+    killed outright: the next run removes the whole staging folder."""
+    path.mkdir(mode=0o700)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def tag_child_processes() -> None:
+    """Mark every process this run starts from now on (Prefect's temporary server, Dask
+    workers) as this run's, so that `stop_orphans` can find them if this process is killed."""
+    os.environ[RUN_TAG] = str(os.getpid())
+
+
+def stop_orphans() -> list[int]:
+    """Stop the processes that runs killed outright (SIGKILL, out of memory) left running:
+    Prefect's temporary server, Dask workers. Only processes of this user whose environment
+    names a run that no longer runs; returns their ids."""
+    import psutil  # a dependency of Dask's distributed
+
+    orphans = {}
+    for process in psutil.process_iter():
+        try:
+            if process.uids().real != os.getuid():
+                continue
+            owner = process.environ().get(RUN_TAG, "")
+            if owner.isdigit() and int(owner) != os.getpid() and not psutil.pid_exists(int(owner)):
+                command = " ".join(process.cmdline())
+                process.terminate()
+                orphans[process] = (owner, command)
+        except (psutil.Error, OSError):  # gone, a zombie, or not ours to read
+            continue
+    _, alive = psutil.wait_procs(orphans, timeout=5)
+    for process in alive:
+        with suppress(psutil.Error):
+            process.kill()
+    for process, (owner, command) in orphans.items():
+        # Not the run's logger: before the flow starts, Prefect has no run to file it under.
+        print(f"warning: stopped process {process.pid} ({command[:80]}), left running by "
+              f"run {owner}, which was killed", file=sys.stderr)
+    return [process.pid for process in orphans]
 
 
 def table_stem(path: Path) -> str:

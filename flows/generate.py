@@ -1,9 +1,10 @@
 """`python -m flows.generate`: real table → schema check → fit → sample → schema check → score.
 
 A Prefect 3 flow whose tasks are thin calls into `synthvae`. Tasks pass paths and small dicts;
-the tables themselves go through files in a private work folder. Everything the user keeps is
-written inside `atomic_dir(output)`, so a failed run leaves no partial output and an older
-output folder intact.
+the tables themselves go through files in a private work folder. Everything, that folder
+included, is written inside `atomic_dir(output)`, so a failed or stopped run leaves no partial
+output, no copies of real rows and an older output folder intact; a killed one leaves a
+staging folder the next run to the same output removes.
 
 Runs without a server: with no PREFECT_API_URL set, Prefect starts a temporary local API for
 the life of the process (10-25 s). Bad input is caught before that, by the same library checks
@@ -18,13 +19,18 @@ from flows.common import (
     IO_TASK,
     ROOT,
     RUNS,
+    RunStopped,
     fail,
     fraction,
     open_unit_interval,
     positive_float,
     positive_int,
+    private_folder,
     quiet_expected_errors,
+    stop_on_signals,
+    stop_orphans,
     table_stem,
+    tag_child_processes,
     unit_interval,
     versions,
 )
@@ -35,8 +41,8 @@ import inspect
 import json
 import logging
 import shutil
+import signal
 import sys
-import tempfile
 import threading
 from dataclasses import asdict
 import time
@@ -47,6 +53,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.exceptions import TerminationSignal
 
 import numpy as np
 
@@ -66,6 +73,7 @@ from synthvae.io import (
     InputError,
     atomic_dir,
     atomic_write_text,
+    check_writable,
     read_table,
     read_table_head,
     write_table,
@@ -77,6 +85,7 @@ from synthvae.stream import sample_stream
 DEFAULT_INPUT = ROOT / "data" / "adult.csv.gz"
 DEFAULT_SCHEMA = ROOT / "schemas" / "adult.yaml"
 DRAFT_SCHEMA_NAME = "schema.draft.yaml"
+WORK_FOLDER = ".work"  # in the staging folder; removed before it becomes the output
 MIN_TRAIN_ROWS = 10
 LOG_EVERY_EPOCHS = 10
 SCORE_ROWS = 200_000  # synthetic rows read back for scoring; each score subsamples further
@@ -355,10 +364,9 @@ def generate(
     timings: dict[str, float] = {}
     logger.info("input %s; output folder %s", source, output)
 
-    with (
-        atomic_dir(output) as staging,
-        tempfile.TemporaryDirectory(prefix="synthvae-work-") as work,
-    ):
+    # The copies of real rows (train and holdout) live inside the staging folder, so whatever
+    # removes it, this run's unwinding or the next run after a kill, removes them too.
+    with atomic_dir(output) as staging, private_folder(staging / WORK_FOLDER) as work:
         with _timed(timings, "load"):
             loaded = load_input(source)
         if inferred:
@@ -380,7 +388,7 @@ def generate(
                      "holdout_rows": 0}
         else:
             with _timed(timings, "split_holdout"):
-                split = split_holdout(source, Path(work), holdout_fraction, seed)
+                split = split_holdout(source, work, holdout_fraction, seed)
             with _timed(timings, "fit"):
                 fit = fit_model(split["train"], schema, staging / "model", seed, epochs,
                                 max_seconds, dp_epsilon, dp_delta)
@@ -636,13 +644,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit codes: 0 done, 1 a table failed its schema (or the run failed), 2 bad input."""
+    """Exit codes: 0 done, 1 a table failed its schema (or the run failed), 2 bad input,
+    3 the privacy gate failed, 128 + N stopped by signal N (143 SIGTERM, 130 SIGINT: the
+    output folder as it was, the staging folder, the copies of real rows and Prefect's
+    temporary server all gone)."""
     started = time.perf_counter()
     params = vars(build_parser().parse_args(argv))
+    with stop_on_signals():
+        try:
+            return _run(params, started)
+        except (RunStopped, TerminationSignal) as stop:
+            signum = stop.signum if isinstance(stop, RunStopped) else stop.signal
+            print(f"stopped by {signal.Signals(signum).name}: no output written, temporary "
+                  f"files removed", file=sys.stderr)
+            return 128 + signum
+
+
+def _run(params: dict[str, Any], started: float) -> int:
     try:
         draft = _check_input(params)
     except InputError as err:  # SchemaViolation included
         return fail(err)
+    stop_orphans()  # Prefect servers and Dask workers of runs killed outright
+    tag_child_processes()
     quiet_expected_errors()
     logging.getLogger("synthvae").setLevel(logging.INFO)
     # numba compiles the sampling kernel once per install (about 13 s), meanwhile Prefect
@@ -725,6 +749,7 @@ def _check_input(params: dict[str, Any]) -> bool:
     params["output_dir"] = str(output)
     if output.exists() and not output.is_dir():
         raise InputError(f"output path exists and is not a folder: {output}")
+    check_writable(output)
     table = read_table(source)
     schema = Path(params["schema_path"]) if params["schema_path"] else default_schema(source)
     if schema is None:

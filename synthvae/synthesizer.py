@@ -8,30 +8,49 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import numba
-import numpy as np
-import pandas as pd
-import torch
-from safetensors.numpy import load_file as load_arrays
-from safetensors.numpy import save_file as save_arrays
-from safetensors.torch import load_file as load_tensors
-from safetensors.torch import save_file as save_tensors
+from .io import usable_cores
 
-from .anomaly import LATENT_COLUMN, score_rows
-from .columns import ConditionError, TableEncoder
-from .conditional import as_constraints, draw_conditioned
-from .io import InputError, ordered_map, usable_cores
-from .memory import concat_chunks, small_pages
-from .model import VAE, Constraints, VAEConfig
-from .prior import GaussianMixturePrior
-from .schema import SchemaViolation
-from .dp import check_privacy_budget, default_delta, train_private
-from .train import EpochStats, TrainConfig, train
+# Before numba, torch and OpenBLAS start their thread pools (they read these once): size them
+# to the cores this process may use (they count the host's cores, not a container's CPU
+# quota), and let OpenMP threads that wait sleep, not spin: spinning, they keep the cores
+# from the thread still working whenever another process runs too (Adult's fit took 20x
+# longer on two busy cores). A variable the user set wins.
+_CORES = usable_cores()
+_USER_THREADS = "OMP_NUM_THREADS" in os.environ
+if _CORES < (os.cpu_count() or 1):
+    for _name in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_name, str(_CORES))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # GNU OpenMP (torch's CPU wheels, MKL)
+os.environ.setdefault("KMP_BLOCKTIME", "0")  # the same for Intel OpenMP builds
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from safetensors.numpy import load_file as load_arrays  # noqa: E402
+from safetensors.numpy import save_file as save_arrays  # noqa: E402
+from safetensors.torch import load_file as load_tensors  # noqa: E402
+from safetensors.torch import save_file as save_tensors  # noqa: E402
+
+from .anomaly import LATENT_COLUMN, score_rows  # noqa: E402
+from .columns import ConditionError, TableEncoder  # noqa: E402
+from .conditional import as_constraints, draw_conditioned  # noqa: E402
+from .io import InputError, ordered_map  # noqa: E402
+from .memory import concat_chunks, small_pages  # noqa: E402
+from .model import VAE, Constraints, VAEConfig  # noqa: E402
+from .prior import GaussianMixturePrior  # noqa: E402
+from .schema import SchemaViolation  # noqa: E402
+from .dp import check_privacy_budget, default_delta, train_private  # noqa: E402
+from .train import EpochStats, TrainConfig, train  # noqa: E402
+
+if torch.get_num_threads() > _CORES and not _USER_THREADS:  # torch was imported first
+    torch.set_num_threads(_CORES)
 
 log = logging.getLogger("synthvae")
 
