@@ -34,7 +34,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-KINDS = ("numeric", "categorical", "boolean", "datetime", "id", "text", "constant")
+from synthvae.columns.base import UnsupportedColumnError
+from synthvae.kinds import datetime_format, detect_kind
+
+KINDS = ("numeric", "categorical", "boolean", "datetime", "time", "id", "text", "constant")
 KIND_ALIASES = {
     "discrete": "numeric",
     "integer": "numeric",
@@ -287,25 +290,27 @@ def _distinct(s: pd.Series) -> int:
 
 
 def _infer_kind(s: pd.Series) -> str:
-    values = s.dropna()
-    if _distinct(values) <= 1:
-        return "constant"
-    if pd.api.types.is_bool_dtype(s):
-        return "boolean"
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return "datetime"
-    if pd.api.types.is_numeric_dtype(s):
-        return "numeric"
-    text = values.astype(str)
-    distinct = text.nunique()
-    if distinct > 50 and distinct >= 0.9 * len(text):
-        return "text" if text.str.len().mean() > 30 else "id"
-    return "categorical"
+    """The kind the model gives the column; values no kind can learn (lists, dicts) are
+    counted as categories by their text."""
+    try:
+        return detect_kind(s)
+    except UnsupportedColumnError:
+        return "categorical"
 
 
 def _numbers(s: pd.Series, kind: str) -> np.ndarray:
-    """A column as float64 (dates as nanoseconds since 1970); nulls and unparsable values
-    become NaN."""
+    """A column as float64 (dates as nanoseconds since 1970, times of day as nanoseconds
+    since midnight); nulls and unparsable values become NaN."""
+    if kind == "time":
+        if not pd.api.types.is_datetime64_any_dtype(s):
+            fmt = datetime_format(s, "time")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                s = pd.to_datetime(s.astype(object), errors="coerce", format=fmt or "mixed")
+        values = (s - s.dt.normalize()).to_numpy(dtype="timedelta64[ns]")
+        out = values.astype("int64").astype(float)
+        out[np.isnat(values)] = np.nan
+        return out
     if kind == "datetime":
         if not pd.api.types.is_datetime64_any_dtype(s):
             with warnings.catch_warnings():
@@ -489,7 +494,7 @@ def _column_view(index, name, kind, real, synthetic, report) -> dict:
                 notes.append(f"synthetic rows with another value: {_pct(max(other, 0.0))}")
         else:
             notes.append("constant: no values in the real table")
-    elif kind in ("numeric", "datetime"):
+    elif kind in ("numeric", "datetime", "time"):
         plot, shape, extra = _numeric_plot(name, kind, r, s_series, label)
         notes.extend(extra)
     else:
@@ -514,9 +519,8 @@ def _numeric_plot(name, kind, r, s, label):
     notes = []
     unparsable = int((np.isnan(x_r) & r.notna().to_numpy()).sum())
     if unparsable:
-        notes.append(
-            f"{unparsable:,} real values are not {'dates' if kind == 'datetime' else 'numbers'}"
-        )
+        what = {"datetime": "dates", "time": "times of day"}.get(kind, "numbers")
+        notes.append(f"{unparsable:,} real values are not {what}")
     x_r, x_s = x_r[~np.isnan(x_r)], x_s[~np.isnan(x_s)]
     if not len(x_r) and not len(x_s):
         return "", None, notes + ["no values to plot"]
@@ -569,6 +573,8 @@ def _numeric_plot(name, kind, r, s, label):
 
 
 def _tick(value: float, kind: str, span: float) -> str:
+    if kind == "time":  # nanoseconds since midnight
+        return pd.Timestamp(int(value)).strftime("%H:%M" if span > 120e9 else "%H:%M:%S")
     if kind == "datetime":
         day = 86400e9
         fmt = "%Y-%m" if span > 3 * 365 * day else "%Y-%m-%d" if span > 2 * day else "%m-%d %H:%M"
@@ -703,7 +709,7 @@ def _columns_section(views, report, n_real, n_synthetic) -> str:
 def _pair_matrices(columns, kinds, real, synthetic):
     """Association matrices (real, synthetic) and the method per pair."""
     n = len(columns)
-    numeric = [kinds[c] in ("numeric", "datetime") for c in columns]
+    numeric = [kinds[c] in ("numeric", "datetime", "time") for c in columns]
     real_x = {c: _numbers(real[c], kinds[c]) for c, k in zip(columns, numeric) if k}
     syn_x = {c: _numbers(synthetic[c], kinds[c]) for c, k in zip(columns, numeric) if k}
     codes_r, codes_s, sizes = [], [], []
@@ -800,7 +806,7 @@ def _pairs_section(columns, kinds, real, synthetic, report) -> str:
     eligible = [
         c
         for c in columns
-        if kinds[c] in ("numeric", "datetime", "categorical", "boolean")
+        if kinds[c] in ("numeric", "datetime", "time", "categorical", "boolean")
         and c in real.columns
         and c in synthetic.columns
         and real[c].notna().any()
