@@ -37,7 +37,14 @@ from prefect.artifacts import create_table_artifact
 
 from synthvae import Synthesizer
 from synthvae.anomaly import LATENT_COLUMN
-from synthvae.io import WRITE_FORMATS, InputError, atomic_write_text, read_table, write_table
+from synthvae.io import (
+    WRITE_FORMATS,
+    InputError,
+    atomic_write_text,
+    check_writable,
+    read_table,
+    write_table,
+)
 
 WHY_COLUMNS = 3  # columns named in "why"
 ARTIFACT = "synthvae-anomalies"
@@ -91,7 +98,7 @@ def detect(
     logger = get_run_logger()
     started = time.perf_counter()
     source = Path(input_path)
-    output = Path(output_path) if output_path else RUNS / f"{table_stem(source)}-anomalies.{format}"
+    output = Path(output_path) if output_path else default_output(source, format)
     with tempfile.TemporaryDirectory(prefix="synthvae-detect-") as work:
         model = Path(model_dir) if model_dir else None
         if model is None:
@@ -108,6 +115,10 @@ def detect(
     logger.info("wrote the %d most unusual rows to %s", len(ranked), output)
     return {**summary, "head": ranked.head(10)[["rank", "row", "anomaly_score", "why"]]
             .to_dict("records")}
+
+
+def default_output(source: Path, format: str) -> Path:
+    return RUNS / f"{table_stem(source)}-anomalies.{format}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     params = vars(build_parser().parse_args(argv))
     try:
-        table = read_table(Path(params["input_path"]))
+        source = Path(params["input_path"])
+        output = Path(params["output_path"] or default_output(source, params["format"]))
+        if output.is_dir():
+            raise InputError(f"--output {output} is a folder; give the file to write")
+        check_writable(output)
+        table = read_table(source)
         if params["model_dir"]:
             Synthesizer.load(params["model_dir"]).encoder_.check_columns(table, "--input rows")
     except (InputError, FileNotFoundError, ValueError) as err:

@@ -316,6 +316,23 @@ def read_table_head(path: str | os.PathLike, n: int) -> pd.DataFrame:
     return _read_csv(path, nrows=n)
 
 
+def check_writable(path: str | os.PathLike) -> None:
+    """Raises InputError, in one line, unless `path` (a file or folder to be written) can be
+    created: its nearest existing parent must be a folder this process can write in."""
+    path = Path(path).absolute()
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"cannot write {path}: {parent} is a file, not a folder")
+    try:  # a real probe: permission bits say nothing for root or read-only mounts
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {parent} is not writable "
+                         f"({err.strerror or err})") from None
+
+
 @contextmanager
 def atomic_dir(final_dir: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder that becomes `final_dir` only if the block finishes.

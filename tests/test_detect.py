@@ -55,3 +55,25 @@ def test_detect_refuses_a_table_with_other_columns(run_cli, model_dir, adult, tm
     result = run_cli("flows.detect", "--input", path, "--model", model_dir)
     assert result.returncode == 2
     assert "missing ['income']" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_detect_refuses_a_cut_short_model_in_one_line(run_cli, model_dir, planted, tmp_path):
+    broken = tmp_path / "model"
+    broken.mkdir()
+    for part in model_dir.iterdir():
+        (broken / part.name).write_bytes(part.read_bytes())
+    weights = (broken / "model.safetensors").read_bytes()
+    (broken / "model.safetensors").write_bytes(weights[:len(weights) // 2])
+    result = run_cli("flows.detect", "--input", planted[0], "--model", broken)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"{broken / 'model.safetensors'} cannot be read" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_detect_refuses_an_output_it_cannot_write_before_scoring(run_cli, model_dir, planted):
+    path, _ = planted  # a file: nothing can be written beneath it
+    result = run_cli("flows.detect", "--input", path, "--model", model_dir,
+                     "--output", path / "anomalies.csv")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"cannot write {path / 'anomalies.csv'}" in result.stderr
+    assert "is a file, not a folder" in result.stderr and "Traceback" not in result.stderr

@@ -230,6 +230,30 @@ def test_model_option_refuses_a_model_for_another_table(run_cli, generated, tmp_
     assert result.returncode == 2 and "--model:" in result.stderr and "missing" in result.stderr
 
 
+def test_a_cut_short_model_file_is_a_one_line_error(run_cli, generated, sample_csv, tmp_path):
+    _, first = generated
+    broken = tmp_path / "model"
+    broken.mkdir()
+    for part in (first / "model").iterdir():
+        (broken / part.name).write_bytes(part.read_bytes())
+    arrays = (broken / "arrays.safetensors").read_bytes()
+    (broken / "arrays.safetensors").write_bytes(arrays[:len(arrays) // 3])
+    result = run_cli("flows.generate", "--input", sample_csv, "--schema", ADULT_SCHEMA,
+                     "--model", broken, "--output", tmp_path / "out")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"{broken / 'arrays.safetensors'} cannot be read" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_an_output_that_cannot_be_written_is_a_one_line_error(run_cli, sample_csv):
+    # beneath a file, where no folder can be made, whoever runs it
+    result = run_cli("flows.generate", "--input", sample_csv, "--schema", ADULT_SCHEMA,
+                     "--output", sample_csv / "out", *QUICK)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"cannot write {sample_csv / 'out'}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_failure_inside_the_flow_leaves_existing_output_untouched(run_cli, tmp_path):
     # 200 distinct codes cannot fill 300 synthetic rows uniquely: the synthetic rows fail
     # the schema after fit and sample have written into the staging folder.
