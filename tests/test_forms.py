@@ -60,6 +60,14 @@ def test_an_infinity_never_seen_in_training_is_out_of_support(ratios):
     assert found[0].rows.tolist() == [False, True, False]
 
 
+def test_a_range_condition_takes_in_the_infinity_beyond_its_open_end(ratios):
+    enc = NumericEncoder("area_per_garage").fit(ratios["area_per_garage"], np.random.default_rng(0))
+    assert enc.specials_ == ["+inf"] and enc.cardinalities == [2]
+    assert enc.constrain((5, None)).classes[0].tolist() == [True, True]
+    assert enc.constrain((2, 5)).classes[0].tolist() == [True, False]
+    assert enc.constrain((5, None)).matches(pd.Series([np.inf, 4.0, 6.0])).tolist() == [True, False, True]
+
+
 def test_numeric_models_saved_before_infinities_load_with_their_null_flag():
     enc = NumericEncoder("age").fit(pd.Series([20.0, None, 35.0, 50.0]), np.random.default_rng(0))
     meta, arrays = enc.state()
