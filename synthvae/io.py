@@ -452,8 +452,7 @@ def _read_csv(path: Path, nrows: int | None = None) -> pd.DataFrame:
             # EOFError or zlib.error.
             raise InputError(f"could not read CSV {path}: {_one_line(err)}") from None
         if encoding != _ENCODINGS[0]:
-            log.warning("%s is not UTF-8: read it as %s, in which each of its bytes "
-                        "is one character, so nothing is lost", path, encoding)
+            _say_encoding(path, encoding)
         return df
     raise AssertionError("latin-1 decodes any byte")
 
@@ -465,6 +464,17 @@ _DELIMITERS = ",;\t|"
 _SNIFF_BYTES = 64 * 1024
 # Integers as float64 are exact up to 2**53; a column that needs more is kept as Int64.
 _EXACT_FLOAT_INT = 2**53
+
+
+_told_encodings: set[tuple[str, int, str]] = set()  # a run reads its input more than once
+
+
+def _say_encoding(path: Path, encoding: str) -> None:
+    stamp = (str(path.resolve()), path.stat().st_mtime_ns, encoding)
+    if stamp not in _told_encodings:
+        _told_encodings.add(stamp)
+        log.warning("%s is not UTF-8: read it as %s, in which each of its bytes is one "
+                    "character, so nothing is lost", path, encoding)
 
 
 def _sniff_delimiter(path: Path) -> str:

@@ -324,16 +324,19 @@ def test_whole_numbers_beyond_int64_are_kept_as_exact_text(tmp_path):
     assert read_table(path)["h"].tolist() == ["18446744073709551615", "5"]
 
 
-def test_semicolon_separated_cp1252_table_is_read_whole(caplog):
-    path = IO_DATA / "seattlepets_cp1252_semicolon.csv"
+def test_semicolon_separated_cp1252_table_is_read_whole(caplog, tmp_path):
+    path = tmp_path / "pets.csv"  # a path of its own: the encoding is told once per file
+    path.write_bytes((IO_DATA / "seattlepets_cp1252_semicolon.csv").read_bytes())
     with caplog.at_level("WARNING", logger="synthvae.io"):
         pets = read_table(path)
+        read_table(path)
     assert pets.columns.tolist() == ["license_issue_date", "license_number", "animal_name",
                                      "species", "primary_breed", "secondary_breed", "zip_code"]
     assert pets.shape == (126, 7)
     assert {"Jóna", "Benjamón", "Schrödie", "Zoë"} <= set(pets["animal_name"])
     assert "Retriever, Golden" in set(pets["primary_breed"])  # a comma inside a field is text
     assert "not UTF-8: read it as cp1252" in caplog.text and "nothing is lost" in caplog.text
+    assert caplog.text.count("not UTF-8") == 1  # a run reads its input more than once
 
 
 def test_same_table_reads_alike_as_utf8_commas_and_cp1252_semicolons(tmp_path):
