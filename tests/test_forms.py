@@ -204,3 +204,14 @@ def test_zip_codes_come_back_as_strings_of_their_width():
     assert synthetic["zip"].dtype == object and len(zips) > 400
     assert zips.isin(set(towns["zip"].dropna())).all()
     assert zips.str.startswith("0").mean() > 0.5
+
+
+def test_coordinates_keep_their_seven_decimals():
+    # Ames' house locations, as the source gives them
+    longitude = pd.Series([-93.6428531, -93.692135, -93.643862, -93.6289845, -93.6500162,
+                           -93.6913834, -93.6123427, -93.6391037] * 5)
+    rng = np.random.default_rng(0)
+    enc = NumericEncoder("Longitude").fit(longitude, rng)
+    out = enc.decode(rng.standard_normal((500, 1)).astype(np.float32), np.zeros((500, 0), np.int64), rng)
+    assert enc.decimals_ == 7
+    assert (out.map(repr).str.split(".").str[1].str.len() <= 7).all()

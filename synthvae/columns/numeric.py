@@ -261,9 +261,10 @@ def _exact_whole(values: np.ndarray, integer: np.dtype, low: int, high: int) -> 
     return np.clip(whole, low, high)
 
 
-def _decimals(observed: np.ndarray, most: int = 6) -> int | None:
+def _decimals(observed: np.ndarray, most: int = 10) -> int | None:
     """Fewest decimals that every observed value already has (0 for whole numbers), so
-    generated prices keep their cents and counts stay whole; None when values need more."""
+    generated prices keep their cents, coordinates their 7 decimals (Ames' longitudes) and
+    counts stay whole; None when values need more."""
     sample = observed[:10_000]
     for d in range(most + 1):
         if np.allclose(np.round(sample, d), sample, rtol=0, atol=1e-13 * max(1.0, np.abs(sample).max(initial=0))):
