@@ -44,9 +44,13 @@ class InputError(ValueError):
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a .csv, .csv.gz or .parquet file into a DataFrame, exactly as stored.
 
-    CSV uses plain `pd.read_csv` defaults: empty cells become NaN, integer columns without
-    gaps stay int64, text stays object. Nothing is dropped or renamed: duplicate column names
-    are an error rather than pandas' silent `name.1` mangling.
+    CSV uses `pd.read_csv` defaults (empty cells become NaN, integer columns without gaps
+    stay int64, text stays object) with the delimiter sniffed among , ; tab | and the text
+    read as UTF-8, else cp1252, else latin-1 (said in a warning). Values whose form a number
+    would lose stay as written: codes with leading zeros (04452) as strings, whole numbers
+    beyond int64 as strings, and whole numbers beyond 2**53 with gaps as Int64. Nothing is
+    dropped or renamed: duplicate or empty column names are an error rather than pandas'
+    silent `name.1` and `Unnamed: 1`.
     """
     path = Path(path)
     suffix = _table_suffix(path)
