@@ -85,6 +85,9 @@ from synthvae.stream import sample_stream
 DEFAULT_INPUT = ROOT / "data" / "adult.csv.gz"
 DEFAULT_SCHEMA = ROOT / "schemas" / "adult.yaml"
 DRAFT_SCHEMA_NAME = "schema.draft.yaml"
+# The schema a model was fitted under, saved beside it: with --model and no --input, the
+# synthetic rows are checked against it.
+MODEL_SCHEMA_NAME = "schema.yaml"
 WORK_FOLDER = ".work"  # in the staging folder; removed before it becomes the output
 MIN_TRAIN_ROWS = 10
 LOG_EVERY_EPOCHS = 10
@@ -176,6 +179,7 @@ def fit_model(
 
     synthesizer.fit(read_table(train), on_epoch=log_progress)
     synthesizer.save(model_dir)
+    shutil.copyfile(schema, model_dir / MODEL_SCHEMA_NAME)
     history = synthesizer.history_
     return {
         "epochs_run": len(history),
@@ -324,7 +328,7 @@ def publish_artifacts(report: dict[str, Any]) -> None:
 @flow(name="synthvae-generate")
 def generate(
     rows: int = 100_000,
-    input_path: str = str(DEFAULT_INPUT),
+    input_path: str | None = None,
     schema_path: str | None = None,
     output_dir: str | None = None,
     format: str = "parquet",
@@ -350,14 +354,20 @@ def generate(
 ) -> dict[str, Any]:
     """Fit a VAE synthesizer to a table and write `rows` synthetic rows, a report and the model.
 
-    `schema_path` None means schemas/adult.yaml for the bundled table, and otherwise a draft
-    inferred from the input, written to `output_dir`/schema.draft.yaml. `output_dir` None
-    means runs/<input stem>. `epochs` and `max_seconds` None mean the Synthesizer's defaults.
+    `input_path` None means the bundled Adult table, or with `model_dir` no table at all: the
+    rows are then drawn from the saved model alone and checked against its schema.
+    `schema_path` None means schemas/adult.yaml for the bundled table, the model's own
+    schema.yaml for `model_dir` without an input, and otherwise a draft inferred from the
+    input, written to `output_dir`/schema.draft.yaml. `output_dir` None means
+    runs/<input stem>. `epochs` and `max_seconds` None mean the Synthesizer's defaults.
     Returns the report (also written to `output_dir`/report.json).
     """
     logger = get_run_logger()
     started = time.perf_counter()
-    source = Path(input_path)
+    if input_path is None and model_dir:
+        return sample_saved_model(Path(model_dir), rows, output_dir, schema_path, format, seed,
+                                  where)
+    source = Path(input_path or DEFAULT_INPUT)
     output = Path(output_dir) if output_dir else default_output(source)
     schema = Path(schema_path) if schema_path else default_schema(source)
     inferred = schema is None
@@ -484,6 +494,41 @@ def generate(
     return report
 
 
+def sample_saved_model(model: Path, rows: int, output_dir: str | None, schema_path: str | None,
+                       format: str, seed: int, where: list[str] | None) -> dict[str, Any]:
+    """`rows` rows from a saved model with no real table: checked against the model's own
+    schema (or `schema_path`), not scored, since there are no real rows to compare with."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    output = Path(output_dir) if output_dir else default_model_output(model)
+    timings: dict[str, float] = {}
+    synthetic_name = f"synthetic.{format}"
+    with atomic_dir(output) as staging:
+        with _timed(timings, "load_model"):
+            fit = copy_model(model, staging / "model")
+        schema = Path(schema_path) if schema_path else staging / "model" / MODEL_SCHEMA_NAME
+        with _timed(timings, "sample"):
+            sample_rows(staging / "model", rows, staging / synthetic_name, format, schema, seed,
+                        where)
+        timings["total"] = round(time.perf_counter() - started, 2)
+        report = {
+            "rows": rows, "seed": seed, "format": format, "output": str(output),
+            "files": {"synthetic": synthetic_name, "report": "report.json", "model": "model/"},
+            "input": None,
+            "schema": {"path": str(schema_path or output / "model" / MODEL_SCHEMA_NAME),
+                       "inferred": False},
+            "conditions": where or [], "rows_matching_conditions": None,
+            "holdout_fraction": None, "train_rows": 0, "holdout_rows": 0, "fit": fit,
+            **{key: None for key in SCORE_KEYS},
+            "privacy": None, "privacy_report": None, "privacy_gate": None, "rows_scored": 0,
+            "sharding": None, "timings": timings, "versions": versions(),
+        }
+        write_report(report, staging / "report.json")
+    logger.info("wrote %d rows from %s to %s (not scored: no real rows given)", rows, model,
+                output)
+    return report
+
+
 class PrivacyGateFailed(InputError):
     """The run's privacy figures missed the gate: its rows were not published."""
 
@@ -505,6 +550,12 @@ def _gate_words(failures: list[dict[str, Any]]) -> str:
 
 def default_output(input_path: Path) -> Path:
     return RUNS / table_stem(input_path)
+
+
+def default_model_output(model: Path) -> Path:
+    """runs/<name>-sample, named after the model folder (or its run's, for a run's model/)."""
+    model = model.resolve()
+    return RUNS / f"{model.parent.name if model.name == 'model' else model.name}-sample"
 
 
 def default_schema(input_path: Path) -> Path | None:
@@ -576,7 +627,11 @@ SHOWN_DEFAULTS = {
         "schemas/adult.yaml for the bundled table; for another --input, a draft "
         f"inferred from it, written to OUTPUT/{DRAFT_SCHEMA_NAME}"
     ),
-    "output_dir": "runs/<input name without suffix>",
+    "input_path": (
+        "data/adult.csv.gz, the bundled table; with --model, none: the rows are drawn from "
+        "the model alone, checked against its schema and not scored"
+    ),
+    "output_dir": "runs/<input name without suffix> (with --model alone: runs/<model>-sample)",
     "epochs": f"the Synthesizer's, {_LIBRARY_EPOCHS or 'set from the table size'}",
     "max_seconds": "no limit",
     "where": "none",
@@ -697,6 +752,11 @@ def summary(report: dict[str, Any], wall_seconds: float, draft: bool = False) ->
     synthetic = output / report["files"]["synthetic"]
     schema = report["schema"]["path"]
     lines = [f"Wrote {report['rows']:,} synthetic rows to {synthetic} (they pass {schema})"]
+    if report["input"] is None:
+        lines.append(f"  drawn from the saved model {report['fit']['model_from']}; not scored: "
+                     f"no real rows given (--input); model in {output / 'model'}")
+        return "\n".join(lines + [f"  report {output / 'report.json'}; wall time "
+                                   f"{wall_seconds:.1f} s"])
     if report.get("sharding"):
         shards = report["sharding"]
         lines.append(f"  sharded: {shards['shards']} parts (part-*.{report['format']}) from "
@@ -744,6 +804,10 @@ def summary(report: dict[str, Any], wall_seconds: float, draft: bool = False) ->
 def _check_input(params: dict[str, Any]) -> bool:
     """The cheap checks, before Prefect starts, so bad input fails in seconds. Resolves the
     default paths into `params`; returns whether the schema will be a drafted one."""
+    if params["input_path"] is None and params["model_dir"]:
+        _check_model_only(params)
+        return False
+    params["input_path"] = params["input_path"] or str(DEFAULT_INPUT)
     source = Path(params["input_path"])
     output = Path(params["output_dir"]) if params["output_dir"] else default_output(source)
     params["output_dir"] = str(output)
@@ -818,6 +882,42 @@ def _check_input(params: dict[str, Any]) -> bool:
             f"the holdout; need at least {MIN_TRAIN_ROWS}"
         )
     return schema is None
+
+
+def _check_model_only(params: dict[str, Any]) -> None:
+    """--model with no --input: the model must load and carry a schema of its columns."""
+    model_dir = Path(params["model_dir"])
+    output = Path(params["output_dir"]) if params["output_dir"] else default_model_output(model_dir)
+    params["output_dir"] = str(output)
+    if output.exists() and not output.is_dir():
+        raise InputError(f"output path exists and is not a folder: {output}")
+    check_writable(output)
+    try:
+        model = Synthesizer.load(model_dir)
+    except (FileNotFoundError, ValueError) as err:
+        raise InputError(f"--model: {err}") from None
+    schema = Path(params["schema_path"]) if params["schema_path"] else model_dir / MODEL_SCHEMA_NAME
+    if not schema.is_file():
+        raise InputError(f"--model {model_dir} carries no {MODEL_SCHEMA_NAME} (a model saved by "
+                         f"Synthesizer.save, not by a run): pass --schema, or --input to learn "
+                         f"from")
+    columns = list(load_schema(schema).columns)
+    if columns != list(model.encoder_.columns_):
+        raise InputError(f"--model {model_dir}: its columns {list(model.encoder_.columns_)} are "
+                         f"not those of {schema}: {columns}")
+    refused = [flag for flag, on in (
+        ("--privacy-gate", params["privacy_gate"]), ("--dp-epsilon", params["dp_epsilon"]),
+        ("--publish", params["publish"]), ("--sensitive", params["sensitive"]),
+        ("--workers", params["workers"]), ("--dask-address", params["dask_address"]))
+        if on not in (None, False, [])]
+    if refused:
+        raise InputError(f"--model without --input draws rows from the model alone, unscored "
+                         f"and in one process: {', '.join(refused)} need(s) --input")
+    if params["where"]:
+        try:
+            model.encoder_.constrain(parse_where(params["where"]))
+        except ConditionError as err:
+            raise InputError(f"--where: {err}") from None
 
 
 # -------------------------------------------------------------------------------- helpers

@@ -254,6 +254,38 @@ def test_an_output_that_cannot_be_written_is_a_one_line_error(run_cli, sample_cs
     assert "Traceback" not in result.stderr
 
 
+def test_a_model_alone_draws_rows_checked_against_its_own_schema(run_cli, tmp_path):
+    """A model fitted on another table than Adult, then used with --model and no --input:
+    its folder carries the schema it was fitted under, and that checks the rows."""
+    table = ROOT / "tests" / "data" / "corpus" / "gss_wages.csv.gz"
+    fitted = tmp_path / "gss"
+    result = run_cli("flows.generate", "--input", table, "--output", fitted, *QUICK)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (fitted / "model" / "schema.yaml").read_text() == \
+        (fitted / "schema.draft.yaml").read_text()
+    drawn = tmp_path / "drawn"
+    result = run_cli("flows.generate", "--model", fitted / "model", "--rows", "500",
+                     "--output", drawn)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = read_table(drawn / "synthetic.parquet")
+    assert len(rows) == 500 and list(rows.columns) == list(read_table(table).columns)
+    validate(rows, load_schema(fitted / "model" / "schema.yaml"), what="synthetic sample")
+    report = json.loads((drawn / "report.json").read_text())
+    assert report["input"] is None and report["quality"] is None
+    assert report["schema"]["path"] == str(drawn / "model" / "schema.yaml")
+    assert "not scored" in result.stdout
+
+
+def test_a_model_alone_without_a_schema_is_a_one_line_error(run_cli, adult_sample, tmp_path):
+    from synthvae import Synthesizer
+    model = tmp_path / "model"
+    Synthesizer(epochs=1, random_state=0, hidden_dim=16, latent_dim=4).fit(
+        adult_sample.head(100)).save(model)
+    result = run_cli("flows.generate", "--model", model, "--rows", "10")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "carries no schema.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_failure_inside_the_flow_leaves_existing_output_untouched(run_cli, tmp_path):
     # 200 distinct codes cannot fill 300 synthetic rows uniquely: the synthetic rows fail
     # the schema after fit and sample have written into the staging folder.
