@@ -30,6 +30,7 @@ import pandera.pandas as pa
 import yaml
 from pandera.errors import SchemaErrors
 
+from synthvae.columns.datetime import zone_name
 from synthvae.io import InputError, atomic_write_text
 from synthvae.kinds import KINDS, detect_kind
 
@@ -42,6 +43,7 @@ DTYPE_FAMILIES = {
     "str": "str", "string": "str",
     "datetime64[ns]": "datetime",
     "date": "date",  # datetime.date objects (Parquet's date32)
+    "time": "time",  # datetime.time objects (Parquet's time64)
     "category": "category",
 }  # fmt: skip
 # A zoned timestamp column, e.g. datetime64[ns, UTC], datetime64[ns, Europe/Paris] or
@@ -99,9 +101,13 @@ class ColumnSpec:
                     error=f"must fully match the pattern {pattern!r}",
                 )
             )
+        dtype = self.dtype if check_dtype else None
+        if dtype == "time":  # no Pandera dtype for times of day: each value's type is checked
+            dtype = None
+            checks.insert(0, pa.Check(lambda s: s.map(type).eq(datetime.time),
+                                      error="dtype must be time (datetime.time values)"))
         return pa.Column(
-            self.dtype if check_dtype else None, checks=checks, nullable=self.nullable,
-            unique=self.unique, coerce=False,
+            dtype, checks=checks, nullable=self.nullable, unique=self.unique, coerce=False,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -319,6 +325,7 @@ def _parse_value(value: Any, family: str, where: str) -> Any:
         "bool": isinstance(value, bool),
         "str": isinstance(value, str),
         "category": True,
+        "time": False,  # YAML has no time of day
     }[family]
     if not ok:
         # YAML reads yes/no/on/off as booleans and 1 as a number; quoting fixes both.
@@ -402,22 +409,6 @@ def _same_zone(df: pd.DataFrame, schema: TableSchema) -> list[str]:
         if zone and isinstance(dtype, pd.DatetimeTZDtype) and zone_name(dtype.tz) == zone[1]:
             out.append(name)
     return out
-
-
-def zone_name(tz: datetime.tzinfo) -> str:
-    """A time zone as the schema writes it: its name (UTC, Europe/Paris) or, for a fixed
-    offset without a name, +HH:MM."""
-    name = getattr(tz, "zone", None) or getattr(tz, "key", None)  # pytz, zoneinfo
-    if name:
-        return str(name)
-    offset = tz.utcoffset(None)
-    if offset is None:
-        return str(tz)
-    if not offset:
-        return "UTC"
-    minutes = int(offset.total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def dtype_family(dtype: Any) -> str | None:
@@ -693,8 +684,8 @@ def _dtype_name(name: str, series: pd.Series) -> str:
         objects = pd.api.types.infer_dtype(series, skipna=True)
         if objects in ("string", "empty"):
             return "str"
-        if objects == "date":
-            return "date"
+        if objects in ("date", "time"):
+            return objects
         types = {type(v).__name__ for v in series.dropna()}
         raise InputError(
             f"column '{name}' holds values of mixed Python types ({', '.join(sorted(types))}); "

@@ -182,7 +182,7 @@ class DatetimeEncoder(ColumnEncoder):
         self.tz_, self.offset_ = None, 0
         if _is_datetime(s):
             self.values_, self.format_ = "datetime64", None
-            self.tz_ = str(s.dt.tz) if s.dt.tz is not None else None
+            self.tz_ = zone_name(s.dt.tz) if s.dt.tz is not None else None
             return
         if pd.api.types.infer_dtype(s, skipna=True) == "date":
             self.values_, self.format_ = "date", "%Y-%m-%d"
@@ -220,6 +220,10 @@ class DatetimeEncoder(ColumnEncoder):
             out[nulls] = pd.NaT
             if self.tz_:
                 out = out.dt.tz_localize("UTC").dt.tz_convert(self.tz_)
+                # The dtype's text names a fixed offset as pytz.FixedOffset(120), which pandas
+                # does not read back: the unit and the zone's name make the dtype instead.
+                unit = re.match(r"datetime64\[(\w+)", self.dtype)
+                return out.astype(pd.DatetimeTZDtype(unit[1] if unit else "ns", self.tz_))
             return out.astype(self.dtype)
         if self.values_ == "date":
             out = pd.Series(stamps, name=self.name).dt.date.astype(object)
@@ -319,6 +323,22 @@ class DatetimeEncoder(ColumnEncoder):
 
 def _is_datetime(s: pd.Series) -> bool:
     return pd.api.types.is_datetime64_any_dtype(s)
+
+
+def zone_name(tz: Any) -> str:
+    """A time zone (tzinfo) as a name pandas reads back: UTC, Europe/Paris or, for a fixed
+    offset without a name, +HH:MM (str() of pytz's would be "pytz.FixedOffset(120)")."""
+    name = getattr(tz, "zone", None) or getattr(tz, "key", None)  # pytz, zoneinfo
+    if name:
+        return str(name)
+    offset = tz.utcoffset(None)
+    if offset is None:
+        return str(tz)
+    if not offset:
+        return "UTC"
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _has_zone(fmt: str) -> bool:
