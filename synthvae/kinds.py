@@ -77,7 +77,7 @@ def _name_looks_like_id(name: str) -> bool:
 def sdtype(kind: str) -> str:
     """SDMetrics' sdtype for one of our kinds."""
     if kind not in SDTYPES:
-        raise ValueError(f"unknown column kind {kind!r}; use one of {list(KINDS)}")
+        raise ValueError(f"unknown kind {kind!r}; use one of {list(KINDS)}")
     return SDTYPES[kind]
 
 
