@@ -113,3 +113,17 @@ def test_real_test_rows_just_outside_the_training_range_are_scored_high(adult, f
     assert (scores > fitted.anomaly_score(in_range)).all()
     with pytest.raises(SchemaViolation, match="fnlwgt.*1490400"):
         fitted.anomaly_score(rows, validate=True)
+
+
+def test_a_value_never_seen_in_a_constant_column_adds_surprise(adult):
+    rows = adult.head(300).assign(survey=2024)
+    fitted = Synthesizer(epochs=2, random_state=0, **QUICK).fit(rows)
+    odd = rows.head(3).copy()
+    odd.loc[1, "survey"] = 2025
+    odd["survey"] = odd["survey"].astype("float64")
+    odd.loc[2, "survey"] = np.nan
+    scores = fitted.anomaly_score(odd)
+    assert scores[1] > scores[0] + 50 and scores[2] > scores[0] + 50
+    assert fitted.explain_anomaly(odd).loc[1].drop("(latent)").idxmax() == "survey"
+    with pytest.raises(SchemaViolation, match="survey: is constant in the training rows"):
+        fitted.anomaly_score(odd, validate=True)

@@ -6,7 +6,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .base import ColumnEncoder, ConditionError, Constraint, Encoded, as_series, to_json_value
+from .base import (UNSEEN_NATS, ColumnEncoder, ConditionError, Constraint, Encoded,
+                   OutOfSupport, as_series, to_json_value)
 
 
 class ConstantEncoder(ColumnEncoder):
@@ -36,6 +37,36 @@ class ConstantEncoder(ColumnEncoder):
         if pd.api.types.is_datetime64_any_dtype(pd.api.types.pandas_dtype(self.dtype)):
             values = pd.to_datetime(values)
         return as_series(values, self.dtype, self.name, nulls)
+
+    def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
+        """Nulls where the training rows had none, and any value but the one they had."""
+        nulls = s.isna().to_numpy()
+        found = []
+        if self.value_ is not None and self.null_rate_ == 0 and nulls.any():
+            found.append(OutOfSupport("is never null in the training rows", nulls,
+                                      np.where(nulls, UNSEEN_NATS, 0.0)))
+        other = ~nulls & ~self._same(s)
+        if other.any():
+            rule = ("is always null in the training rows" if self.value_ is None
+                    else f"is constant in the training rows ({self.value_!r})")
+            found.append(OutOfSupport(rule, other, np.where(other, UNSEEN_NATS, 0.0)))
+        return found
+
+    def _same(self, s: pd.Series) -> np.ndarray:
+        """Which values are the column's value: as numbers (5 and 5.0 are one), as times, or
+        as text; a time that cannot be compared counts as the same (no false alarm)."""
+        value = self.value_
+        if value is None:
+            return np.zeros(len(s), bool)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            numbers = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            return numbers == float(value)
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            try:
+                return (s == pd.Timestamp(value)).to_numpy() | s.isna().to_numpy()
+            except (ValueError, TypeError):
+                return np.ones(len(s), bool)
+        return (s.astype(str) == str(value)).to_numpy()
 
     def constrain(self, value: Any) -> Constraint:
         """Only the column's one value (or null, where it had nulls) can be asked for."""
