@@ -686,9 +686,11 @@ def _dtype_name(name: str, series: pd.Series) -> str:
             return "str"
         if objects in ("date", "time"):
             return objects
-        types = {type(v).__name__ for v in series.dropna()}
+        types = sorted({type(v).__name__ for v in series.dropna()})
+        what = (f"{types[0]} values" if len(types) == 1
+                else f"values of mixed Python types ({', '.join(types)})")
         raise InputError(
-            f"column '{name}' holds values of mixed Python types ({', '.join(sorted(types))}); "
+            f"column '{name}' holds {what}, which schemas do not support; "
             "convert it to one dtype (e.g. str, float64, Int64 or boolean) first"
         )
     raise InputError(

@@ -17,7 +17,7 @@ import pytest
 from synthvae.columns import TableEncoder
 from synthvae.columns import detect_kind as columns_detect_kind
 from synthvae.evaluate import sdmetrics_metadata
-from synthvae.io import read_table
+from synthvae.io import InputError, read_table
 from synthvae.kinds import datetime_format, detect_kind, sdtype
 from synthvae.report_html import _resolve_kinds
 from synthvae.schema import SchemaViolation, infer_schema, load_schema, validate
@@ -155,3 +155,10 @@ def test_generate_runs_on_parquet_with_zoned_timestamps_and_dates(run_cli, tmp_p
     assert str(synthetic["local_hour"].dt.tz) == "America/New_York"
     assert isinstance(synthetic["day"].dropna().iloc[0], datetime.date)
     validate(synthetic, load_schema(output / "schema.draft.yaml"))
+
+
+def test_a_column_of_one_unsupported_type_is_named_as_such():
+    df = real("pizzaplace")[["id"]].assign(raw=lambda t: t["id"].str.encode("ascii"))
+    with pytest.raises(InputError, match=r"^column 'raw' holds bytes values, which schemas do "
+                                         r"not support; convert it"):
+        infer_schema(df, "pizza")
