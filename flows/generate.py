@@ -901,10 +901,11 @@ def _check_model_only(params: dict[str, Any]) -> None:
         raise InputError(f"--model {model_dir} carries no {MODEL_SCHEMA_NAME} (a model saved by "
                          f"Synthesizer.save, not by a run): pass --schema, or --input to learn "
                          f"from")
-    columns = list(load_schema(schema).columns)
-    if columns != list(model.encoder_.columns_):
-        raise InputError(f"--model {model_dir}: its columns {list(model.encoder_.columns_)} are "
-                         f"not those of {schema}: {columns}")
+    columns, fitted = set(load_schema(schema).columns), set(model.encoder_.columns_)
+    if columns != fitted:
+        raise InputError(f"--model {model_dir} and {schema} name other columns: only the "
+                         f"model has {sorted(fitted - columns)}, only the schema "
+                         f"{sorted(columns - fitted)}")
     refused = [flag for flag, on in (
         ("--privacy-gate", params["privacy_gate"]), ("--dp-epsilon", params["dp_epsilon"]),
         ("--publish", params["publish"]), ("--sensitive", params["sensitive"]),

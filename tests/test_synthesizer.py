@@ -163,7 +163,8 @@ def test_loading_weights_of_another_model_names_the_file(fitted, adult, tmp_path
     path = fitted.save(tmp_path / "model")
     other = Synthesizer(epochs=1, random_state=0, hidden_dim=16, latent_dim=4).fit(adult.head(100))
     other.save(tmp_path / "other")
-    (path / "model.safetensors").write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
+    weights = (tmp_path / "other" / "model.safetensors").read_bytes()
+    (path / "model.safetensors").write_bytes(weights)
     with pytest.raises(InputError, match="model.safetensors does not hold this model's weights"):
         Synthesizer.load(path)
 
