@@ -14,12 +14,7 @@ import pandas as pd
 
 from .columns.base import KINDS, UnsupportedColumnError
 from .columns.datetime import detect_format, pandas_format
-
-try:
-    from .columns.timeofday import detect_time_format
-except ImportError:  # a checkout without the time-of-day encoder: no column is a time
-    def detect_time_format(s: pd.Series) -> str | None:
-        return None
+from .columns.timeofday import detect_time_format
 
 ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key|code)$|^id([_\s.-]|$)", re.IGNORECASE)
 CAMEL_ID_NAME = re.compile(r"[a-z0-9](Id|ID)$")  # customerId, userID (case matters: not "paid")
