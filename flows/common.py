@@ -7,6 +7,8 @@ import os
 # Before Prefect is imported: it reads its settings from the environment once.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "synthvae")  # library logs → run logs
+# Library logs from before a flow runs (reading the input to check it) go to the console only.
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 # The temporary server's default 20 s is too tight on a busy 2-core machine.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
