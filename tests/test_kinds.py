@@ -6,6 +6,7 @@ The tables under tests/data/kinds/ are the first 300 rows of real tables (see
 from __future__ import annotations
 
 import datetime
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from synthvae.columns import detect_kind as columns_detect_kind
 from synthvae.evaluate import sdmetrics_metadata
 from synthvae.io import InputError, read_table
 from synthvae.kinds import datetime_format, detect_kind, sdtype
-from synthvae.report_html import _resolve_kinds
+from synthvae.report_html import _resolve_kinds, render_report
 from synthvae.schema import SchemaViolation, infer_schema, load_schema, validate
 
 DATA = Path(__file__).parent / "data" / "kinds"
@@ -162,3 +163,13 @@ def test_a_column_of_one_unsupported_type_is_named_as_such():
     with pytest.raises(InputError, match=r"^column 'raw' holds bytes values, which schemas do "
                                          r"not support; convert it"):
         infer_schema(df, "pizza")
+
+
+def test_the_report_plots_times_of_day_on_a_clock():
+    df = real("pizzaplace")
+    page = render_report({}, df, df.sample(frac=1, random_state=1))
+    cards = re.findall(r'<div class="card" id="c\d+">.*?</ul></div>', page, flags=re.DOTALL)
+    card = dict(zip(df.columns, cards))["time"]
+    assert ">time<" in card and "<svg" in card
+    first, last = df["time"].min()[:5], df["time"].max()[:5]
+    assert f"range {first} … {last} / {first} … {last}" in card
