@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -443,8 +444,9 @@ def _read_csv(path: Path, nrows: int | None = None) -> pd.DataFrame:
                                  sep=delimiter, encoding=encoding)
             _check_header(path, [str(v) for v in header.iloc[0].tolist()] if len(header) else [])
             df = pd.read_csv(path, sep=delimiter, encoding=encoding, nrows=nrows)
-            df = _keep_forms(df, lambda columns: pd.read_csv(
-                path, sep=delimiter, encoding=encoding, nrows=nrows, usecols=columns, dtype=str))
+            df = _keep_forms(df, lambda columns, chunksize=None: pd.read_csv(
+                path, sep=delimiter, encoding=encoding, nrows=nrows, usecols=columns, dtype=str,
+                chunksize=chunksize))
         except InputError:
             raise
         except UnicodeDecodeError:
@@ -466,6 +468,7 @@ def _read_csv(path: Path, nrows: int | None = None) -> pd.DataFrame:
 _ENCODINGS = ("utf-8", "cp1252", "latin-1")
 _DELIMITERS = ",;\t|"
 _SNIFF_BYTES = 64 * 1024
+_TEXT_CHUNK_ROWS = 200_000
 # Integers as float64 are exact up to 2**53; a column that needs more is kept as Int64.
 _EXACT_FLOAT_INT = 2**53
 
@@ -517,7 +520,7 @@ def _check_header(path: Path, names: list[str]) -> None:
         raise InputError(f"input table {path} has duplicate column names: {', '.join(repeated)}")
 
 
-def _keep_forms(df: pd.DataFrame, read_text: Callable[[list[str]], pd.DataFrame]) -> pd.DataFrame:
+def _keep_forms(df: pd.DataFrame, read_text: Callable[..., Any]) -> pd.DataFrame:
     """Columns pandas parsed as numbers whose text a number cannot keep, re-read as text:
 
     - whole numbers written with leading zeros (zip codes 04452, codes 007) stay strings, so
@@ -525,25 +528,35 @@ def _keep_forms(df: pd.DataFrame, read_text: Callable[[list[str]], pd.DataFrame]
     - whole numbers beyond int64 (pandas gives uint64 or text) stay strings, exact;
     - whole numbers with gaps beyond 2**53, which float64 would round, become Int64.
 
-    Only integer-looking columns are re-read (`read_text(columns)` gives their raw text), so
-    a table without such columns keeps exactly what pandas' defaults give."""
+    Only integer-looking columns are re-read (`read_text(columns, chunksize)` gives their
+    raw text), a chunk at a time, as strings take several times the memory of the numbers;
+    only columns that change are then read whole. A table without such columns keeps exactly
+    what pandas' defaults give."""
     candidates = [c for c in df.columns if df[c].dtype.kind in "iu" or (
         df[c].dtype.kind == "f" and _whole(df[c].to_numpy()))]
     if not candidates:
         return df
-    text = read_text(candidates)
-    for column in candidates:
-        raw = text[column]
-        observed = raw.dropna().str.strip()
-        if not observed.str.fullmatch(r"[+-]?\d+").all():
-            continue
-        if observed.str.match(r"[+-]?0\d").any() or df[column].dtype.kind == "u":
-            df[column] = raw
-        elif df[column].dtype.kind == "f" and np.nanmax(np.abs(df[column].to_numpy())) >= _EXACT_FLOAT_INT:
-            try:
-                df[column] = raw.str.strip().astype("Int64")
-            except (OverflowError, TypeError, ValueError):  # beyond int64: exact as text
-                df[column] = raw
+    digits = dict.fromkeys(candidates, True)
+    zeros = dict.fromkeys(candidates, False)
+    for chunk in read_text(candidates, chunksize=_TEXT_CHUNK_ROWS):
+        for column in candidates:
+            if digits[column]:
+                observed = chunk[column].dropna().str.strip()
+                digits[column] = bool(observed.str.fullmatch(r"[+-]?\d+").all())
+                zeros[column] |= bool(observed.str.match(r"[+-]?0\d").any())
+    as_text = [c for c in candidates if digits[c] and (zeros[c] or df[c].dtype.kind == "u")]
+    exact = [c for c in candidates if digits[c] and c not in as_text and df[c].dtype.kind == "f"
+             and np.nanmax(np.abs(df[c].to_numpy())) >= _EXACT_FLOAT_INT]
+    if not as_text + exact:
+        return df
+    text = read_text(as_text + exact)
+    for column in as_text:
+        df[column] = text[column]
+    for column in exact:
+        try:
+            df[column] = text[column].str.strip().astype("Int64")
+        except (OverflowError, TypeError, ValueError):  # beyond int64: exact as text
+            df[column] = text[column]
     return df
 
 

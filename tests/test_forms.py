@@ -36,7 +36,8 @@ def test_infinities_round_trip_through_the_numeric_encoder(ratios):
         assert np.isfinite(part.continuous).all()
         back = enc.decode(part.continuous, part.discrete, rng)
         pd.testing.assert_series_equal(np.isinf(back), np.isinf(ratios[column]))
-        assert (np.sign(back[np.isinf(back)]) == np.sign(ratios[column][np.isinf(ratios[column])])).all()
+        real = ratios[column]
+        assert (np.sign(back[np.isinf(back)]) == np.sign(real[np.isinf(real)])).all()
         assert np.isfinite(enc.quantiles_).all()
 
 
@@ -53,7 +54,8 @@ def test_infinities_are_learned_and_written_back_at_their_rate(ratios):
 
 
 def test_an_infinity_never_seen_in_training_is_out_of_support(ratios):
-    enc = NumericEncoder("Sale_Price").fit(ratios["Sale_Price"].astype(float), np.random.default_rng(0))
+    prices = ratios["Sale_Price"].astype(float)
+    enc = NumericEncoder("Sale_Price").fit(prices, np.random.default_rng(0))
     found = enc.out_of_support(pd.Series([150_000.0, np.inf, -np.inf]))
     assert [f.rule for f in found] == ["is +inf, which no training row is",
                                        "is -inf, which no training row is"]
@@ -65,7 +67,8 @@ def test_a_range_condition_takes_in_the_infinity_beyond_its_open_end(ratios):
     assert enc.specials_ == ["+inf"] and enc.cardinalities == [2]
     assert enc.constrain((5, None)).classes[0].tolist() == [True, True]
     assert enc.constrain((2, 5)).classes[0].tolist() == [True, False]
-    assert enc.constrain((5, None)).matches(pd.Series([np.inf, 4.0, 6.0])).tolist() == [True, False, True]
+    matches = enc.constrain((5, None)).matches(pd.Series([np.inf, 4.0, 6.0]))
+    assert matches.tolist() == [True, False, True]
 
 
 def test_numeric_models_saved_before_infinities_load_with_their_null_flag():
@@ -156,7 +159,8 @@ def test_licence_numbers_keep_their_letter():
 def test_a_fixed_part_allows_a_stray_real_id_or_two():
     # Seattle's pet licences: one "C" among 18,905 "S" licences of the same shape
     rng = np.random.default_rng(0)
-    licences = pd.Series([f"S{v:06d}" for v in rng.choice(10**6, 3000, replace=False)] + ["C123456"])
+    licences = pd.Series([f"S{v:06d}" for v in rng.choice(10**6, 3000, replace=False)]
+                         + ["C123456"])
     enc = IdEncoder("license_number").fit(licences, rng)
     assert enc.fixed_ == {0: "S"}
     ids = enc.ids(0, 1000, key=1)
@@ -212,6 +216,7 @@ def test_coordinates_keep_their_seven_decimals():
                            -93.6913834, -93.6123427, -93.6391037] * 5)
     rng = np.random.default_rng(0)
     enc = NumericEncoder("Longitude").fit(longitude, rng)
-    out = enc.decode(rng.standard_normal((500, 1)).astype(np.float32), np.zeros((500, 0), np.int64), rng)
+    z = rng.standard_normal((500, 1)).astype(np.float32)
+    out = enc.decode(z, np.zeros((500, 0), np.int64), rng)
     assert enc.decimals_ == 7
     assert (out.map(repr).str.split(".").str[1].str.len() <= 7).all()

@@ -369,3 +369,14 @@ def test_empty_header_name_is_refused_naming_its_position(tmp_path):
     with pytest.raises(InputError, match=r"^input table .* has no name for column 2 of 3 "
                                          r"\(counting from 1\)"):
         read_table(path)
+
+
+def test_a_leading_zero_past_the_first_chunk_of_text_still_keeps_the_column_text(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr("synthvae.io._TEXT_CHUNK_ROWS", 2)  # the text is checked 2 rows a time
+    path = tmp_path / "codes.csv"
+    path.write_text("code,n\n98101,1\n98102,2\n98103,3\n,4\n00501,5\n")
+    table = read_table(path)
+    assert table["code"].tolist()[:3] + table["code"].tolist()[4:] == ["98101", "98102", "98103",
+                                                                       "00501"]
+    assert table["n"].dtype == "int64"
