@@ -278,7 +278,9 @@ def _is_plain_numeric(s: pd.Series) -> bool:
 
 def _to_datetime(s: pd.Series, fmt: str | None) -> pd.Series:
     if not pd.api.types.is_datetime64_any_dtype(s):
-        s = pd.to_datetime(s.astype(object), errors="coerce", format=fmt or "mixed")
+        # utc: offsets that change through the year (+01:00, +02:00) would otherwise give
+        # objects, not datetimes; naive values are taken as UTC and come back unchanged.
+        s = pd.to_datetime(s.astype(object), errors="coerce", format=fmt or "mixed", utc=True)
     if getattr(s.dt, "tz", None) is not None:
         s = s.dt.tz_convert(None)
     # One unit for every side: KS compares the raw integers behind the timestamps.
