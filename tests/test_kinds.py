@@ -17,7 +17,7 @@ import pytest
 
 from synthvae.columns import TableEncoder
 from synthvae.columns import detect_kind as columns_detect_kind
-from synthvae.evaluate import sdmetrics_metadata
+from synthvae.evaluate import score, sdmetrics_metadata
 from synthvae.io import InputError, read_table
 from synthvae.kinds import datetime_format, detect_kind, sdtype
 from synthvae.report_html import _resolve_kinds, render_report
@@ -173,3 +173,12 @@ def test_the_report_plots_times_of_day_on_a_clock():
     assert ">time<" in card and "<svg" in card
     first, last = df["time"].min()[:5], df["time"].max()[:5]
     assert f"range {first} … {last} / {first} … {last}" in card
+
+
+def test_scores_read_timestamps_whose_offset_changes_with_the_season():
+    df = real("nyc_weather")[["temp", "time_hour"]]
+    local = pd.to_datetime(df["time_hour"], utc=True).dt.tz_convert("America/New_York")
+    df = df.assign(time_hour=[t.isoformat() for t in local])  # -05:00 in winter, -04:00 in summer
+    assert df["time_hour"].str[-6:].nunique() == 2
+    columns = score(df, df.sample(frac=1, random_state=0))["columns"]
+    assert columns["time_hour"] == 1.0  # the same rows: every timestamp read
