@@ -59,7 +59,7 @@ import numpy as np
 
 from flows.shards import SHARD_ROWS, dask_task_runner, sample_shards, shard_plan, shared_prefect_api
 from synthvae import Synthesizer, fused
-from synthvae.synthesizer import SAMPLE_CHUNK
+from synthvae.synthesizer import SAMPLE_CHUNK, ModelFileError
 from synthvae.columns import ConditionError, TableEncoder
 from synthvae.conditional import parse_where
 from synthvae.evaluate import score, sdmetrics_metadata
@@ -364,9 +364,9 @@ def generate(
     """
     logger = get_run_logger()
     started = time.perf_counter()
-    if input_path is None and model_dir:
+    if model_alone(input_path, model_dir, schema_path):
         return sample_saved_model(Path(model_dir), rows, output_dir, schema_path, format, seed,
-                                  where)
+                                  where, workers, dask_address, shard_rows)
     source = Path(input_path or DEFAULT_INPUT)
     output = Path(output_dir) if output_dir else default_output(source)
     schema = Path(schema_path) if schema_path else default_schema(source)
@@ -494,10 +494,21 @@ def generate(
     return report
 
 
+def model_alone(input_path: str | None, model_dir: str | None, schema_path: str | None) -> bool:
+    """Whether a run draws from a saved model with no real table: --model without --input,
+    and a schema to check the rows against (the model's own, or --schema). A model saved by
+    Synthesizer.save alone carries none: it is checked against the bundled table, as before."""
+    return bool(input_path is None and model_dir
+                and (schema_path or (Path(model_dir) / MODEL_SCHEMA_NAME).is_file()))
+
+
 def sample_saved_model(model: Path, rows: int, output_dir: str | None, schema_path: str | None,
-                       format: str, seed: int, where: list[str] | None) -> dict[str, Any]:
+                       format: str, seed: int, where: list[str] | None,
+                       workers: int | None = None, dask_address: str | None = None,
+                       shard_rows: int = SHARD_ROWS) -> dict[str, Any]:
     """`rows` rows from a saved model with no real table: checked against the model's own
-    schema (or `schema_path`), not scored, since there are no real rows to compare with."""
+    schema (or `schema_path`), not scored, since there are no real rows to compare with.
+    With `workers` or `dask_address`, drawn in shards as in `generate`."""
     logger = get_run_logger()
     started = time.perf_counter()
     output = Path(output_dir) if output_dir else default_model_output(model)
@@ -507,9 +518,16 @@ def sample_saved_model(model: Path, rows: int, output_dir: str | None, schema_pa
         with _timed(timings, "load_model"):
             fit = copy_model(model, staging / "model")
         schema = Path(schema_path) if schema_path else staging / "model" / MODEL_SCHEMA_NAME
+        sharding = None
         with _timed(timings, "sample"):
-            sample_rows(staging / "model", rows, staging / synthetic_name, format, schema, seed,
-                        where)
+            if workers or dask_address:
+                sharding = sample_shards.with_options(
+                    task_runner=dask_task_runner(workers, dask_address))(
+                    staging / "model", rows, staging / synthetic_name, format, schema, seed,
+                    where, shard_rows)
+            else:
+                sample_rows(staging / "model", rows, staging / synthetic_name, format, schema,
+                            seed, where)
         timings["total"] = round(time.perf_counter() - started, 2)
         report = {
             "rows": rows, "seed": seed, "format": format, "output": str(output),
@@ -521,7 +539,11 @@ def sample_saved_model(model: Path, rows: int, output_dir: str | None, schema_pa
             "holdout_fraction": None, "train_rows": 0, "holdout_rows": 0, "fit": fit,
             **{key: None for key in SCORE_KEYS},
             "privacy": None, "privacy_report": None, "privacy_gate": None, "rows_scored": 0,
-            "sharding": None, "timings": timings, "versions": versions(),
+            "sharding": None if sharding is None else {
+                **{k: sharding[k] for k in ("shards", "workers")}, "shard_rows": shard_rows,
+                "shard_seconds": [part["seconds"] for part in sharding["parts"]],
+                "dask": dask_address or f"local cluster of {workers} processes"},
+            "timings": timings, "versions": versions(),
         }
         write_report(report, staging / "report.json")
     logger.info("wrote %d rows from %s to %s (not scored: no real rows given)", rows, model,
@@ -804,9 +826,10 @@ def summary(report: dict[str, Any], wall_seconds: float, draft: bool = False) ->
 def _check_input(params: dict[str, Any]) -> bool:
     """The cheap checks, before Prefect starts, so bad input fails in seconds. Resolves the
     default paths into `params`; returns whether the schema will be a drafted one."""
-    if params["input_path"] is None and params["model_dir"]:
+    if model_alone(params["input_path"], params["model_dir"], params["schema_path"]):
         _check_model_only(params)
         return False
+    bundled = params["input_path"] is None
     params["input_path"] = params["input_path"] or str(DEFAULT_INPUT)
     source = Path(params["input_path"])
     output = Path(params["output_dir"]) if params["output_dir"] else default_output(source)
@@ -849,7 +872,11 @@ def _check_input(params: dict[str, Any]) -> bool:
             model = Synthesizer.load(params["model_dir"])
             model.encoder_.check_columns(table, f"input table {source}")
         except (FileNotFoundError, ValueError) as err:
-            raise InputError(f"--model: {err}") from None
+            hint = (f" (no --input, and the model carries no {MODEL_SCHEMA_NAME} to check its "
+                    f"rows against: pass --schema, or --input with the table it learned)"
+                    if bundled and not isinstance(err, (FileNotFoundError, ModelFileError))
+                    else "")
+            raise InputError(f"--model: {err}{hint}") from None
         if params["privacy_gate"] or params["dp_epsilon"] is not None:
             raise InputError("--model skips training: --privacy-gate and --dp-epsilon need a "
                              "run that trains (and holds rows back)")
@@ -885,7 +912,7 @@ def _check_input(params: dict[str, Any]) -> bool:
 
 
 def _check_model_only(params: dict[str, Any]) -> None:
-    """--model with no --input: the model must load and carry a schema of its columns."""
+    """--model with no --input: the model must load and match its schema's columns."""
     model_dir = Path(params["model_dir"])
     output = Path(params["output_dir"]) if params["output_dir"] else default_model_output(model_dir)
     params["output_dir"] = str(output)
@@ -897,10 +924,6 @@ def _check_model_only(params: dict[str, Any]) -> None:
     except (FileNotFoundError, ValueError) as err:
         raise InputError(f"--model: {err}") from None
     schema = Path(params["schema_path"]) if params["schema_path"] else model_dir / MODEL_SCHEMA_NAME
-    if not schema.is_file():
-        raise InputError(f"--model {model_dir} carries no {MODEL_SCHEMA_NAME} (a model saved by "
-                         f"Synthesizer.save, not by a run): pass --schema, or --input to learn "
-                         f"from")
     columns, fitted = set(load_schema(schema).columns), set(model.encoder_.columns_)
     if columns != fitted:
         raise InputError(f"--model {model_dir} and {schema} name other columns: only the "
@@ -908,12 +931,18 @@ def _check_model_only(params: dict[str, Any]) -> None:
                          f"{sorted(columns - fitted)}")
     refused = [flag for flag, on in (
         ("--privacy-gate", params["privacy_gate"]), ("--dp-epsilon", params["dp_epsilon"]),
-        ("--publish", params["publish"]), ("--sensitive", params["sensitive"]),
-        ("--workers", params["workers"]), ("--dask-address", params["dask_address"]))
-        if on not in (None, False, [])]
+        ("--publish", params["publish"]), ("--sensitive", params["sensitive"])) if on]
     if refused:
-        raise InputError(f"--model without --input draws rows from the model alone, unscored "
-                         f"and in one process: {', '.join(refused)} need(s) --input")
+        raise InputError(f"--model without --input draws rows from the model alone and does "
+                         f"not score them: {', '.join(refused)} need(s) --input")
+    if params["workers"] and params["dask_address"]:
+        raise InputError("--workers starts a local Dask cluster and --dask-address uses an "
+                         "existing one: give one of them")
+    if params["workers"] or params["dask_address"]:
+        shard_plan(params["rows"], params["shard_rows"])  # a shard size off the chunk grid
+    if params["dask_address"] and "://" not in params["dask_address"]:
+        raise InputError(f"--dask-address must look like tcp://HOST:PORT, got "
+                         f"{params['dask_address']!r}")
     if params["where"]:
         try:
             model.encoder_.constrain(parse_where(params["where"]))
