@@ -31,6 +31,10 @@ SCORED_SDTYPES = ("numerical", "datetime", "categorical", "boolean")
 # as categories: KS on a handful of values is dominated by ties.
 MAX_DISCRETE_NUMERIC = 15
 TOP_CATEGORIES = 50  # one-hot width per categorical column in the DCR encoding
+# Pair trends cost one SDMetrics metric per pair: 300 columns hold 44,850 pairs (minutes).
+# Above 40 scored columns the pairs among 40 random columns (780) stand for all; Adult has
+# 15 columns (105 pairs), all scored.
+MAX_PAIR_COLUMNS = 40
 NULL = "__null__"
 OTHER = "__other__"
 
@@ -67,49 +71,144 @@ def quality(
     metadata: dict,
     max_rows: int = 50_000,
     seed: int = 0,
+    max_pair_columns: int = MAX_PAIR_COLUMNS,
 ) -> dict:
     """SDMetrics quality of `synthetic` against `real`, each subsampled to `max_rows` rows.
 
     Returns quality, column_shapes, column_pair_trends (0..1), `columns` (shape score per
-    column), `pairs_worst` (the 5 lowest-scoring column pairs) and `rows` (rows scored).
+    column), `pairs_worst` (the 5 lowest-scoring column pairs), `rows` (rows scored),
+    `not_available` (figure -> why it is None) and `subsampled` (what was left out to bound
+    the time; empty when nothing was).
     SDMetrics 0.32 scores a pair only when its real correlation exceeds 0.5 or its real
     association 0.3 (13 of Adult's 105 pairs); the others have no score and are left out
     of column_pair_trends and pairs_worst. pairs_counted / pairs_total say how many.
+    Pair trends cost a pair each, so a table of more than `max_pair_columns` scored columns
+    has its pairs scored among that many of its columns, drawn with `seed`. Every column's
+    shape is scored. quality is the mean of the two properties, or column_shapes alone when
+    no pair has a score (SDMetrics' rule).
     """
     scored = _scored_metadata(metadata)
     _check_columns(synthetic, scored, "synthetic")
+    names = list(scored["columns"])
     real_rows = _subsample(real, max_rows, seed)
     synthetic_rows = _subsample(synthetic, max_rows, seed)
-    report = QualityReport()
-    report.generate(
-        _as_scored(real_rows, scored, real),
-        _as_scored(synthetic_rows, scored, real),
-        scored,
-        verbose=False,
-    )
-    properties = report.get_properties().set_index("Property")["Score"]
-    shapes = report.get_details("Column Shapes")
-    pairs = report.get_details("Column Pair Trends")
-    if pairs.empty:  # a single scored column has no pairs
-        pairs = pd.DataFrame(columns=["Column 1", "Column 2", "Metric", "Score"])
-    worst = pairs.dropna(subset=["Score"]).sort_values("Score", kind="stable").head(5)
-    return {
-        "quality": _number(report.get_score()),
-        "column_shapes": _number(properties["Column Shapes"]),
-        "column_pair_trends": _number(properties["Column Pair Trends"]),
-        "columns": {str(c): _number(v) for c, v in zip(shapes["Column"], shapes["Score"])},
+    # SDMetrics sees the columns as c0, c1, ...: names are data, and some metrics turn
+    # them into code (pandas queries, "<name>_diff" helper columns).
+    safe, safe_meta = _positional(scored)
+    frames = [
+        _as_scored(f, scored, real).set_axis(safe, axis=1) for f in (real_rows, synthetic_rows)
+    ]
+    original = dict(zip(safe, names))
+    shapes_report = _PartialQualityReport(skip="Column Pair Trends")
+    with warnings.catch_warnings():  # SDMetrics' mean of no score warns; we say why instead
+        warnings.simplefilter("ignore", RuntimeWarning)
+        shapes_report.generate(*frames, safe_meta, verbose=False)
+    shapes = shapes_report.get_details("Column Shapes")
+    column_shapes = _property_score(shapes_report)
+    pair_columns = _pair_columns(safe, max_pair_columns, seed)
+    pairs = pd.DataFrame(columns=["Column 1", "Column 2", "Metric", "Score"])
+    column_pair_trends = None
+    if len(pair_columns) > 1:
+        pairs_report = _PartialQualityReport(skip="Column Shapes")
+        subset = {"columns": {c: safe_meta["columns"][c] for c in pair_columns}}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pairs_report.generate(*(f[pair_columns] for f in frames), subset, verbose=False)
+        pairs = pairs_report.get_details("Column Pair Trends")
+        column_pair_trends = _property_score(pairs_report)
+    # SDMetrics' overall score: the mean of the property scores it has.
+    properties = [x for x in (column_shapes, column_pair_trends) if x is not None]
+    counted = pairs.dropna(subset=["Score"])
+    worst = counted.sort_values("Score", kind="stable").head(5)
+    result = {
+        "quality": _number(np.mean(properties)) if properties else None,
+        "column_shapes": _number(column_shapes),
+        "column_pair_trends": _number(column_pair_trends),
+        "columns": {
+            str(original[c]): _number(v) for c, v in zip(shapes["Column"], shapes["Score"])
+        },
         "pairs_worst": [
             {
-                "columns": [str(row["Column 1"]), str(row["Column 2"])],
+                "columns": [str(original[row["Column 1"]]), str(original[row["Column 2"]])],
                 "metric": str(row["Metric"]),
                 "score": _number(row["Score"]),
             }
             for _, row in worst.iterrows()
         ],
-        "pairs_counted": int(pairs["Score"].notna().sum()),
+        "pairs_counted": len(counted),
         "pairs_total": len(pairs),
         "rows": {"real": len(real_rows), "synthetic": len(synthetic_rows)},
+        "not_available": _quality_gaps(
+            shapes, pairs, column_shapes, column_pair_trends, original, len(names)
+        ),
+        "subsampled": {},
     }
+    if len(pair_columns) < len(names):
+        result["subsampled"]["column_pairs"] = {
+            "pairs_scored": len(pairs),
+            "pairs_of": len(names) * (len(names) - 1) // 2,
+            "columns_used": len(pair_columns),
+            "columns_of": len(names),
+            "why": f"pair trends cost a pair each: pairs among {len(pair_columns)} columns "
+            f"drawn at random (seed {seed}) stand for all",
+        }
+    return result
+
+
+class _PartialQualityReport(QualityReport):
+    """SDMetrics' QualityReport with one of its two properties skipped, so that each can
+    be computed on its own columns. Read it with get_score() and get_details()."""
+
+    def __init__(self, skip: str):
+        super().__init__()
+        self._skip = {skip}
+
+    def _get_skipped_properties(self, metadata, constraints=None):
+        return self._skip
+
+
+def _positional(metadata: dict) -> tuple[list[str], dict]:
+    """Safe column names c0, c1, ... in metadata order, and the metadata under them."""
+    safe = [f"c{i}" for i in range(len(metadata["columns"]))]
+    return safe, {"columns": dict(zip(safe, metadata["columns"].values()))}
+
+
+def _pair_columns(columns: list[str], limit: int, seed: int) -> list[str]:
+    """All columns, or `limit` of them drawn with `seed`, in table order."""
+    if len(columns) <= limit:
+        return list(columns)
+    keep = np.random.default_rng(seed).choice(len(columns), size=limit, replace=False)
+    return [columns[i] for i in np.sort(keep)]
+
+
+def _property_score(report: _PartialQualityReport) -> float | None:
+    with warnings.catch_warnings():  # the mean of no score: NaN, with a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        value = report.get_score()
+    return float(value) if np.isfinite(value) else None
+
+
+def _quality_gaps(shapes, pairs, column_shapes, column_pair_trends, original, n_columns):
+    """Why each missing quality figure is missing, in words, keyed by the figure's name."""
+    gaps = {}
+    errors = shapes["Error"] if "Error" in shapes else pd.Series(None, index=shapes.index)
+    for column, value, error in zip(shapes["Column"], shapes["Score"], errors):
+        if _number(value) is None:
+            why = str(error) if isinstance(error, str) and error else "SDMetrics gave no score"
+            gaps[f"columns.{original[column]}"] = why
+    if column_shapes is None:
+        gaps["column_shapes"] = "no column has a shape score"
+    if n_columns < 2:
+        gaps["column_pair_trends"] = "only one column is scored, so there is no pair"
+    elif column_pair_trends is None:
+        gaps["column_pair_trends"] = (
+            f"SDMetrics scored none of the {len(pairs)} column pairs: it scores a pair only "
+            "when its real correlation exceeds 0.5 or its real association 0.3; quality is "
+            "column_shapes alone"
+        )
+    if "column_shapes" in gaps and "column_pair_trends" in gaps:
+        gaps["quality"] = "neither column shapes nor pair trends have a score"
+    return gaps
 
 
 def distance_to_closest_record(
@@ -199,12 +298,22 @@ def score(
     """Quality of `synthetic` against `train`, and privacy figures when a holdout is given.
 
     One JSON-serialisable dict: quality, column_shapes, column_pair_trends, columns,
-    pairs_worst, pairs_counted, pairs_total, privacy (DCR and exact copies; only with a
-    holdout), rows_scored, seconds. Columns of `synthetic` not in `train` are ignored.
+    pairs_worst, pairs_counted, pairs_total, not_available (figure -> why it is None),
+    subsampled (what was left out to bound the time), privacy (DCR and exact copies; only
+    with a holdout), rows_scored, seconds. Columns of `synthetic` not in `train` are ignored.
+    A table with no scorable column (only ids and text) gets None figures and the reason.
     """
     start = time.perf_counter()
     metadata = sdmetrics_metadata(train, kinds)
-    result = quality(train, synthetic, metadata, max_rows=max_rows, seed=seed)
+    why = nothing_to_score(metadata)
+    if why is None:
+        result = quality(train, synthetic, metadata, max_rows=max_rows, seed=seed)
+    else:
+        result = {key: None for key in ("quality", "column_shapes", "column_pair_trends")}
+        result |= {"columns": {}, "pairs_worst": [], "pairs_counted": 0, "pairs_total": 0,
+                   "rows": {"real": 0, "synthetic": 0}, "subsampled": {},
+                   "not_available": dict.fromkeys(("quality", "column_shapes",
+                                                   "column_pair_trends"), why)}  # fmt: skip
     quality_rows = result.pop("rows")
     rows_scored = {
         "train": len(train),
@@ -212,7 +321,7 @@ def score(
         "quality_real": quality_rows["real"],
         "quality_synthetic": quality_rows["synthetic"],
     }
-    if holdout is not None:
+    if holdout is not None and why is None:
         dcr = distance_to_closest_record(train, synthetic, holdout, metadata, seed=seed)
         dcr_rows = dcr.pop("rows")
         result["privacy"] = {**dcr, **exact_copies(train, synthetic, holdout, metadata)}
@@ -221,9 +330,26 @@ def score(
             "dcr_synthetic": dcr_rows["synthetic"],
             "dcr_holdout": dcr_rows["holdout"],
         }
+    elif holdout is not None:
+        figures = ("dcr_synthetic_median", "dcr_holdout_median", "dcr_ratio", "dcr_holdout_p05",
+                   "share_synthetic_closer", "share_holdout_closer", "synthetic_copies",
+                   "synthetic_copy_rate", "holdout_copies", "holdout_copy_rate")  # fmt: skip
+        result["privacy"] = dict.fromkeys(figures) | {"not_available": {"privacy": why}}
+        rows_scored |= {"holdout": len(holdout), "dcr_synthetic": 0, "dcr_holdout": 0}
     result["rows_scored"] = rows_scored
     result["seconds"] = round(time.perf_counter() - start, 2)
     return result
+
+
+def nothing_to_score(metadata: dict) -> str | None:
+    """Why none of `metadata`'s columns can be scored (each is an id or text), or None."""
+    if any(meta["sdtype"] in SCORED_SDTYPES for meta in metadata["columns"].values()):
+        return None
+    names = [str(c) for c in metadata["columns"]]
+    return (
+        f"no column to score: every column is an id or text ({', '.join(names[:10])}"
+        f"{', ...' if len(names) > 10 else ''}); ids and text are not compared"
+    )
 
 
 def _scored_metadata(metadata: dict) -> dict:
@@ -290,11 +416,11 @@ def _to_datetime(s: pd.Series, fmt: str | None) -> pd.Series:
 def _encode_for_distance(frames: list[pd.DataFrame], metadata: dict) -> list[np.ndarray]:
     """Each frame as a float matrix, with scales and categories learned on frames[0].
 
-    Numbers and datetimes are min-max scaled on the training rows (nulls → -1, outside
-    the range); categories are one-hot over the 50 most frequent training values plus
-    one "other" slot, with null as a value of its own. Numeric columns scored as
-    categories (<= 15 values) are scaled like numbers, as the yardstick does, so 3 sits
-    nearer to 4 than to 12.
+    Numbers and datetimes are min-max scaled on the finite training values (nulls → -1,
+    -inf → -2, +inf → 2: points of their own outside the range); categories are one-hot
+    over the 50 most frequent training values plus one "other" slot, with null as a value
+    of its own. Numeric columns scored as categories (<= 15 values) are scaled like
+    numbers, as the yardstick does, so 3 sits nearer to 4 than to 12.
     """
     train = frames[0]
     scored = [_as_scored(frame, metadata, train) for frame in frames]
@@ -303,12 +429,14 @@ def _encode_for_distance(frames: list[pd.DataFrame], metadata: dict) -> list[np.
         columns = [frame[name] for frame in scored]
         if columns[0].dtype.kind in "fM":
             values = [_as_float(c) for c in columns]
-            low, high = pd.Series(values[0]).min(), pd.Series(values[0]).max()
-            if pd.isna(low):  # no training value at all: every row gets the null slot
-                low, high = 0.0, 1.0
+            finite = values[0][np.isfinite(values[0])]
+            # no finite training value at all: every row gets a special slot
+            low, high = (finite.min(), finite.max()) if len(finite) else (0.0, 1.0)
             span = (high - low) or 1.0
             for block, v in zip(blocks, values):
-                block.append(np.nan_to_num((v - low) / span, nan=-1.0)[:, None])
+                with np.errstate(invalid="ignore"):  # inf - inf
+                    scaled = (v - low) / span
+                block.append(np.nan_to_num(scaled, nan=-1.0, posinf=2.0, neginf=-2.0)[:, None])
         else:
             labels = [c.astype(str).where(c.notna(), NULL) for c in columns]
             categories = [*labels[0].value_counts().index[:TOP_CATEGORIES], OTHER]

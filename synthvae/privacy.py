@@ -33,13 +33,13 @@ from sdmetrics.single_table import (
     DCRBaselineProtection,
     DCROverfittingProtection,
     DisclosureProtectionEstimate,
-    NewRowSynthesis,
 )
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
 from synthvae.evaluate import (
     NULL,
+    nothing_to_score,
     _as_float,
     _as_scored,
     _check_columns,
@@ -57,7 +57,10 @@ from synthvae.evaluate import (
 # copying goes unseen. We subsample ourselves: few synthetic rows, a larger reference.
 SDM_DCR_SYNTHETIC_ROWS = 500
 SDM_DCR_REFERENCE_ROWS = 3000
-SDM_NEW_ROW_SYNTHETIC_ROWS = 200  # NewRowSynthesis runs one pandas query per synthetic row
+# Their cost grows with columns too: 300 columns took minutes. Wider tables are measured on
+# this many columns drawn at random (Adult has 15, all measured).
+SDM_DCR_MAX_COLUMNS = 20
+SDM_NEW_ROW_SYNTHETIC_ROWS = 200  # synthetic rows matched against every training row
 SDM_DISCLOSURE_ROWS = 1000  # DisclosureProtectionEstimate's own subsample per iteration
 SDM_DISCLOSURE_ITERATIONS = 3
 DISCLOSURE_KNOWN_COLUMNS = 3  # the attacker knows the columns most associated with a secret
@@ -213,34 +216,63 @@ def privacy_report(
 
     `metadata` is `evaluate.sdmetrics_metadata(train, kinds)`; id and text columns are not
     scored. `sensitive` names the secrets of the inference attack and the disclosure metric
-    (default: the last scored column). `max_rows` caps the membership sample and the
-    SDMetrics subsamples; `n_attacks` the targets (or predicates) of each attack.
-    Same inputs and `random_state` give the same report (but its seconds).
+    (default: the last scored column that is not constant; an id or text secret is noted in
+    `sensitive_not_scored`). `max_rows` caps the membership sample and the SDMetrics
+    subsamples; `n_attacks` the targets (or predicates) of each attack. A table with no
+    scorable column gets every figure None, with the reason. Same inputs and `random_state`
+    give the same report (but its seconds).
     """
     start = time.perf_counter()
     for name, value in (("max_rows", max_rows), ("n_attacks", n_attacks)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a whole number of 1 or more; got {value!r}")
+    for frame, name in ((train, "train"), (holdout, "holdout"), (synthetic, "synthetic")):
+        if len(frame) == 0:
+            raise ValueError(f"the {name} table has no rows; each of the three needs rows")
+    sensitive = check_privacy_options(list(metadata["columns"]), sensitive)
+    rows = {"train": len(train), "holdout": len(holdout), "synthetic": len(synthetic)}
+    why = nothing_to_score(metadata)
+    if why is not None:
+        return _unmeasured(why) | {"sensitive": [], "random_state": random_state,
+                                   "rows": rows, "seconds": _seconds(start)}  # fmt: skip
     scored = _scored_metadata(metadata)
     for frame, name in ((train, "train"), (holdout, "holdout"), (synthetic, "synthetic")):
         _check_columns(frame, scored, name)
-        if len(frame) == 0:
-            raise ValueError(f"the {name} table has no rows; each of the three needs rows")
     columns = list(scored["columns"])
-    secrets = check_privacy_options(columns, sensitive) or columns[-1:]
+    # An id or text secret is not compared (no attack guesses free text): said, not raised,
+    # so that a schema marking such a column sensitive does not fail a finished run.
+    unscored = [c for c in sensitive or [] if c not in scored["columns"]]
+    # The default secret: the last column with two values or more (a constant is no secret).
+    varied = [c for c in columns if train[c].nunique(dropna=False) > 1] or columns
+    secrets = [c for c in sensitive or [] if c in scored["columns"]] or varied[-1:]
     # One child seed per section: a change in one section never shifts another's draws.
     seeds = np.random.SeedSequence(random_state).spawn(3)
     frames = (train, holdout, synthetic, scored)
-    return {
+    report = {
         "sdmetrics": sdmetrics_privacy(*frames, secrets, seeds[0], max_rows),
         "exact_copies": copy_rates(*frames),
         "attacks": attack_risks(*frames, secrets, seeds[1], n_attacks),
         "membership_inference": membership_inference(*frames, seeds[2], max_rows),
         "sensitive": secrets,
-        "random_state": random_state,
-        "rows": {"train": len(train), "holdout": len(holdout), "synthetic": len(synthetic)},
-        "seconds": _seconds(start),
     }
+    if unscored:
+        report["sensitive_not_scored"] = {
+            c: f"an id or text column is not compared; the secrets are {secrets}" for c in unscored
+        }
+    return report | {"random_state": random_state, "rows": rows, "seconds": _seconds(start)}
+
+
+def _unmeasured(why: str) -> dict:
+    """The report's sections when nothing can be measured: every figure None, and why."""
+    skipped = {"score": None, "skipped": why}
+    return {
+        "sdmetrics": {key: dict(skipped) for key in ("dcr_baseline_protection",
+                      "dcr_overfitting_protection", "new_row_synthesis")}
+        | {"disclosure_protection": {}, "seconds": 0.0},
+        "exact_copies": {"excess_copy_rate": None, "skipped": why},
+        "attacks": {"inference": {}, "skipped": why, "seconds": 0.0},
+        "membership_inference": {"auc": None, "auc_ci": None, "skipped": why},
+    }  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------
@@ -256,14 +288,23 @@ def sdmetrics_privacy(
     seed: Seed,
     max_rows: int = 5000,
 ) -> dict:
-    """SDMetrics' DCRBaselineProtection, DCROverfittingProtection, NewRowSynthesis and
-    DisclosureProtectionEstimate (one per secret), each on the subsample it records."""
+    """SDMetrics' DCRBaselineProtection, DCROverfittingProtection, NewRowSynthesis (its rule,
+    vectorised here) and DisclosureProtectionEstimate (one per secret), each on the
+    subsample it records.
+
+    SDMetrics sees the columns as c0, c1, ...: its DCR metrics add helper columns named
+    "index" and "<name>_diff", which a real column may be called. A metric that cannot be
+    computed on the table has score None and `skipped` (why)."""
     start = time.perf_counter()
     metadata = _scored_metadata(metadata)
     rng = np.random.default_rng(seed)
+    names = list(metadata["columns"])
+    safe = [f"c{i}" for i in range(len(names))]
+    safe_meta = {"columns": dict(zip(safe, metadata["columns"].values()))}
 
-    def rows(frame, n):
-        return _as_scored(_sample(frame, n, rng), metadata, train)
+    def rows(frame, n):  # ±inf as null: SDMetrics' ranges and random baseline need finite
+        scored = _as_scored(_sample(frame, n, rng), metadata, train).set_axis(safe, axis=1)
+        return scored.replace([np.inf, -np.inf], np.nan)
 
     # Equal-size references: DCROverfittingProtection counts which one is nearer, and a
     # larger reference is nearer by its size alone.
@@ -275,6 +316,22 @@ def sdmetrics_privacy(
         rows(holdout, n_ref),
         rows(synthetic, n_syn),
     )
+    # A column null in every row of a reference has no range: SDMetrics' random baseline
+    # draws from uniform(NaN, NaN) and its distances turn NaN. Such columns say nothing
+    # about nearness, so the DCR metrics leave them out (and say so).
+    empty = [c for c in safe if train_ref[c].isna().all() or holdout_ref[c].isna().all()]
+    dcr_columns = [c for c in safe if c not in empty]
+    left_out = {names[safe.index(c)]: "null in every sampled training or holdout row"
+                for c in empty}  # fmt: skip
+    subsampled = None
+    if len(dcr_columns) > SDM_DCR_MAX_COLUMNS:
+        keep = np.random.default_rng(_spawn(seed, 1)[0]).choice(
+            len(dcr_columns), size=SDM_DCR_MAX_COLUMNS, replace=False)
+        subsampled = {"columns_used": SDM_DCR_MAX_COLUMNS, "columns_of": len(dcr_columns),
+                      "why": "SDMetrics' DCR costs rows x rows x columns in pandas: "
+                             f"{SDM_DCR_MAX_COLUMNS} columns drawn at random stand for all"}
+        dcr_columns = [dcr_columns[i] for i in np.sort(keep)]
+    dcr_meta = {"columns": {c: safe_meta["columns"][c] for c in dcr_columns}}
     result = {}
     # SDMetrics samples with numpy's global RNG and draws DCRBaselineProtection's random
     # rows from its class attribute `_seed`: seed both, without touching SDMetrics' class.
@@ -283,35 +340,51 @@ def sdmetrics_privacy(
         seeded = type(
             "SeededDCRBaseline", (DCRBaselineProtection,), {"_seed": int(rng.integers(2**31))}
         )
-        baseline = seeded.compute_breakdown(train_ref, synthetic_rows, metadata, None)
-        medians = baseline["median_DCR_to_real_data"]
-        result["dcr_baseline_protection"] = {
-            "score": _number(baseline["score"]),
-            "median_dcr_synthetic": _number(medians["synthetic_data"]),
-            "median_dcr_random": _number(medians["random_data_baseline"]),
+        if dcr_columns:
+            baseline = seeded.compute_breakdown(
+                train_ref[dcr_columns], synthetic_rows[dcr_columns], dcr_meta, None
+            )
+            medians = baseline["median_DCR_to_real_data"]
+            result["dcr_baseline_protection"] = {
+                "score": _number(baseline["score"]),
+                "median_dcr_synthetic": _number(medians["synthetic_data"]),
+                "median_dcr_random": _number(medians["random_data_baseline"]),
+            }
+            t_overfit = time.perf_counter()
+            overfit = DCROverfittingProtection.compute_breakdown(
+                *_range_anchored(train_ref[dcr_columns], synthetic_rows[dcr_columns],
+                                 holdout_ref[dcr_columns], dcr_meta), dcr_meta, None
+            )  # fmt: skip
+            shares = overfit["synthetic_data_percentages"]
+            result["dcr_overfitting_protection"] = {
+                "score": _number(overfit["score"]),
+                "closer_to_training": _number(shares["closer_to_training"]),
+                "closer_to_holdout": _number(shares["closer_to_holdout"]),
+            }
+        else:
+            t_overfit = t
+            why = "every column is null in every sampled training or holdout row"
+            for key in ("dcr_baseline_protection", "dcr_overfitting_protection"):
+                result[key] = {"score": None, "skipped": why}
+        result["dcr_baseline_protection"] |= {
             "rows": {"synthetic": n_syn, "random": n_syn, "train": n_ref},
-            "seconds": _seconds(t),
+            "seconds": round(t_overfit - t, 2),
         }
-        t = time.perf_counter()
-        overfit = DCROverfittingProtection.compute_breakdown(
-            *_range_anchored(train_ref, synthetic_rows, holdout_ref, metadata), metadata, None
-        )
-        shares = overfit["synthetic_data_percentages"]
-        result["dcr_overfitting_protection"] = {
-            "score": _number(overfit["score"]),
-            "closer_to_training": _number(shares["closer_to_training"]),
-            "closer_to_holdout": _number(shares["closer_to_holdout"]),
+        result["dcr_overfitting_protection"] |= {
             "rows": {"synthetic": n_syn, "train": n_ref, "holdout": n_ref},
-            "seconds": _seconds(t),
+            "seconds": _seconds(t_overfit),
         }
+        for key in ("dcr_baseline_protection", "dcr_overfitting_protection"):
+            if left_out:
+                result[key]["columns_left_out"] = left_out
+            if subsampled:
+                result[key]["subsampled"] = subsampled
         t = time.perf_counter()  # NewRowSynthesis matches synthetic rows to all training rows
-        new = NewRowSynthesis.compute_breakdown(
-            _as_scored(train, metadata, train), rows(synthetic, n_new), metadata
-        )
+        new_rows = _new_rows(train, rows(synthetic, n_new), metadata, safe)
         result["new_row_synthesis"] = {
-            "score": _number(new["score"]),
-            "new_rows": int(new["num_new_rows"]),
-            "matched_rows": int(new["num_matched_rows"]),
+            "score": _number(new_rows.mean()),
+            "new_rows": int(new_rows.sum()),
+            "matched_rows": int((~new_rows).sum()),
             "rows": {"synthetic": n_new, "train": len(train)},
             "seconds": _seconds(t),
         }
@@ -321,6 +394,44 @@ def sdmetrics_privacy(
         }
     result["seconds"] = _seconds(start)
     return result
+
+
+def _new_rows(train, synthetic_rows, metadata, safe, tolerance=0.01) -> np.ndarray:
+    """Which synthetic rows no training row matches, by SDMetrics' NewRowSynthesis rule: a
+    training row matches when every category is equal and every number or date lies within
+    `tolerance` of the synthetic value, relative to it (null matching null).
+
+    Vectorised over rows, one column at a time. SDMetrics builds one pandas query per
+    synthetic row from the column names and values, which names with a backtick or an emoji
+    and values like inf break, and which took minutes on a 300-column table.
+    `synthetic_rows` is scored already, under the names `safe`.
+    """
+    real = _as_scored(train, metadata, train)
+    n_real = len(real)
+    is_new = np.ones(len(synthetic_rows), dtype=bool)
+    step = max(1, 4_000_000 // max(n_real, 1))  # rows of the match matrix per block
+    columns = []
+    for name, column in zip(metadata["columns"], safe):
+        r, v = real[name], synthetic_rows[column]
+        if metadata["columns"][name]["sdtype"] in _NUMERIC_SDTYPES:
+            columns.append((True, _as_float(r), _as_float(v)))
+        else:  # categories (and booleans) as codes of one factorisation; null is -1
+            codes = pd.factorize(pd.concat([r, v], ignore_index=True), use_na_sentinel=True)[0]
+            columns.append((False, codes[:n_real], codes[n_real:]))
+    for begin in range(0, len(is_new), step):
+        match = np.ones((min(step, len(is_new) - begin), n_real), dtype=bool)
+        for numeric, r, v in columns:
+            v = v[begin : begin + step, None]
+            if numeric:
+                with np.errstate(invalid="ignore"):
+                    near = np.abs(r - v) <= np.abs(tolerance * v)
+                # an infinity matches itself only; a null, a null
+                near = np.where(np.isinf(v), r == v, near)
+                match &= np.where(np.isnan(v), np.isnan(r), near)
+            else:
+                match &= r == v
+        is_new[begin : begin + step] = ~match.any(axis=1)
+    return is_new
 
 
 def _range_anchored(train_ref, synthetic_rows, holdout_ref, metadata):
@@ -353,19 +464,28 @@ def _range_anchored(train_ref, synthetic_rows, holdout_ref, metadata):
 
 def _disclosure(train, synthetic, metadata, secret, rng, max_rows) -> dict:
     """DisclosureProtectionEstimate (CAP) for one secret, the attacker knowing the
-    DISCLOSURE_KNOWN_COLUMNS columns most associated with it."""
+    DISCLOSURE_KNOWN_COLUMNS columns most associated with it. SDMetrics sees the columns
+    as c0, c1, ... (see sdmetrics_privacy)."""
     start = time.perf_counter()
+    n_rows = min(SDM_DISCLOSURE_ROWS, max_rows)
+    sizes = {"rows": {"train": min(n_rows, len(train)), "synthetic": min(n_rows, len(synthetic))},
+             "iterations": SDM_DISCLOSURE_ITERATIONS}  # fmt: skip
+    if len(metadata["columns"]) < 2:
+        return {"score": None, "skipped": "disclosure needs a column besides the secret",
+                "known_columns": []} | sizes | {"seconds": _seconds(start)}  # fmt: skip
     known = _most_associated(train, metadata, secret, rng, max_rows)
     subset = {"columns": {c: metadata["columns"][c] for c in [*known, secret]}}
-    continuous = [c for c, m in subset["columns"].items() if m["sdtype"] in _NUMERIC_SDTYPES]
-    n_rows = min(SDM_DISCLOSURE_ROWS, max_rows)
+    safe = {c: f"c{i}" for i, c in enumerate(subset["columns"])}
+    real, fake = (_as_scored(f, subset, train).rename(columns=safe) for f in (train, synthetic))
+    for name, meta in subset["columns"].items():
+        if meta["sdtype"] in _NUMERIC_SDTYPES:
+            real[safe[name]], fake[safe[name]] = _binned(real[safe[name]], fake[safe[name]])
     # compute_breakdown, not compute: SDMetrics 0.32's compute drops num_rows_subsample.
     breakdown = DisclosureProtectionEstimate.compute_breakdown(
-        _as_scored(train, subset, train),
-        _as_scored(synthetic, subset, train),
-        known_column_names=known,
-        sensitive_column_names=[secret],
-        continuous_column_names=continuous or None,
+        real,
+        fake,
+        known_column_names=[safe[c] for c in known],
+        sensitive_column_names=[safe[secret]],
         num_discrete_bins=DISCRETE_BINS,
         num_rows_subsample=n_rows,
         num_iterations=SDM_DISCLOSURE_ITERATIONS,
@@ -376,10 +496,30 @@ def _disclosure(train, synthetic, metadata, secret, rng, max_rows) -> dict:
         "cap_protection": _number(breakdown["cap_protection"]),
         "baseline_protection": _number(breakdown["baseline_protection"]),
         "known_columns": known,
-        "rows": {"train": min(n_rows, len(train)), "synthetic": min(n_rows, len(synthetic))},
-        "iterations": SDM_DISCLOSURE_ITERATIONS,
-        "seconds": _seconds(start),
-    }
+    } | sizes | {"seconds": _seconds(start)}
+
+
+def _binned(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers or dates as DISCRETE_BINS equal-width bins of the real finite values, labelled
+    "0".."9" as SDMetrics' DisclosureProtection cuts them (the outer bins open-ended for
+    synthetic values); ±inf are categories of their own, null stays null. SDMetrics' own cut
+    fails on a column with no finite value or with an infinity."""
+    labels = []
+    values = [_as_float(real), _as_float(synthetic)]
+    finite = values[0][np.isfinite(values[0])]
+    bins = None
+    if len(finite):
+        bins = pd.cut(finite, DISCRETE_BINS, retbins=True)[1]
+        bins[0], bins[-1] = -np.inf, np.inf
+    for v in values:
+        out = np.full(len(v), None, dtype=object)
+        if bins is not None:
+            codes = pd.cut(v, bins, labels=False)  # NaN where v is null or infinite
+            inside = np.isfinite(v)
+            out[inside] = codes[inside].astype(int).astype(str)
+        out[v == np.inf], out[v == -np.inf] = "inf", "-inf"
+        labels.append(out)
+    return labels[0], labels[1]
 
 
 def _most_associated(train, metadata, secret, rng, max_rows) -> list[str]:
@@ -390,7 +530,7 @@ def _most_associated(train, metadata, secret, rng, max_rows) -> list[str]:
     def labels(name):
         s = rows[name]
         if metadata["columns"][name]["sdtype"] in _NUMERIC_SDTYPES and s.nunique() > DISCRETE_BINS:
-            s = pd.cut(pd.Series(_as_float(s)), DISCRETE_BINS)
+            s = pd.Series(_binned(s, s.iloc[:0])[0])
         return s.astype(str).where(s.notna(), NULL).to_numpy()
 
     target = labels(secret)
@@ -813,6 +953,8 @@ def _guessed(guess, secret, numeric) -> np.ndarray:
         return guess == secret
     with np.errstate(invalid="ignore"):
         close = np.abs(guess - secret) <= INFERENCE_TOLERANCE * np.abs(secret)
+    # an infinite secret is guessed only by itself (inf is within 5% of inf by the rule)
+    close = np.where(np.isinf(secret), guess == secret, close)
     return close | (np.isnan(guess) & np.isnan(secret))
 
 

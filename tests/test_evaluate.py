@@ -202,3 +202,111 @@ def test_score_without_holdout_has_no_privacy_figures(train, holdout):
 def test_missing_synthetic_column_is_named(train, holdout):
     with pytest.raises(ValueError, match="income"):
         score(train, holdout.drop(columns="income"))
+
+
+# --- Odd real tables: every legal table scores, a missing figure says why -------------------
+
+SCORING = Path(__file__).resolve().parent / "data" / "scoring"
+
+
+def _tiny_fit_rows(table: pd.DataFrame, rows: int) -> pd.DataFrame:
+    """Real synthetic rows: a one-epoch fit of the table, sampled."""
+    from synthvae import Synthesizer
+
+    return Synthesizer(epochs=1, random_state=0).fit(table).sample(rows, random_state=0)
+
+
+def _wide(rows: int, copies: int = 20, seed: int = 0) -> pd.DataFrame:
+    """Adult's 15 columns repeated `copies` times, numbers jittered and 10% of categories
+    swapped, so the copies differ: 300 real-looking columns by default."""
+    rng = np.random.default_rng(seed)
+    adult = pd.read_csv(DATA / "adult.csv.gz", nrows=rows)
+    out = {}
+    for k in range(copies):
+        for name in adult.columns:
+            s = adult[name]
+            if pd.api.types.is_numeric_dtype(s):
+                noise = np.round(rng.normal(0, s.std() * 0.1, rows)).astype(s.dtype)
+                out[f"{name}_{k}"] = s + noise
+            else:
+                swap = rng.random(rows) < 0.1
+                out[f"{name}_{k}"] = s.where(~swap, s.sample(frac=1, random_state=k).to_numpy())
+    return pd.DataFrame(out)
+
+
+def test_odd_column_names_are_scored_and_mapped_back():
+    table = pd.read_csv(SCORING / "adult_odd_names.csv")
+    train, holdout = (table.iloc[:300].reset_index(drop=True),
+                      table.iloc[300:].reset_index(drop=True))  # fmt: skip
+    result = score(train, _tiny_fit_rows(train, 300), holdout, seed=0)
+    json.dumps(result, allow_nan=False)
+    odd = {"âge 🎂", "work`class", "index", "sex_diff", 'it\'s "race"'}
+    assert odd <= set(result["columns"])
+    assert result["quality"] is not None and result["column_pair_trends"] is not None
+    named = {c for pair in result["pairs_worst"] for c in pair["columns"]}
+    assert named <= set(table.columns)
+    assert result["privacy"]["dcr_ratio"] is not None
+
+
+def test_no_scored_pair_leaves_pair_trends_none_with_the_reason():
+    table = pd.read_csv(SCORING / "unpaired.csv")
+    result = score(table.iloc[:200], _tiny_fit_rows(table.iloc[:200], 200), table.iloc[200:])
+    json.dumps(result, allow_nan=False)
+    assert result["column_pair_trends"] is None and result["pairs_counted"] == 0
+    assert "real correlation exceeds 0.5" in result["not_available"]["column_pair_trends"]
+    assert result["quality"] == result["column_shapes"]  # SDMetrics' mean of what it has
+    assert "row id" not in result["columns"]  # an id is not compared
+
+
+def test_text_only_table_has_no_figures_and_says_why():
+    table = pd.read_csv(SCORING / "tweets_text_only.csv", dtype=str)
+    result = score(table.iloc[:60], table.iloc[60:].reset_index(drop=True), table.iloc[60:])
+    json.dumps(result, allow_nan=False)
+    assert result["quality"] is None and result["privacy"]["dcr_ratio"] is None
+    assert "every column is an id or text" in result["not_available"]["quality"]
+    assert "every column is an id or text" in result["privacy"]["not_available"]["privacy"]
+
+
+def test_one_scored_column_has_no_pairs_and_says_so(train, holdout, metadata):
+    age = {"columns": {"age": {"sdtype": "numerical"}}}
+    result = quality(train[["age"]], holdout[["age"]], age)
+    assert result["column_pair_trends"] is None and result["quality"] == result["column_shapes"]
+    assert "only one column" in result["not_available"]["column_pair_trends"]
+
+
+def test_narrow_table_quality_equals_sdmetrics_quality_report(train, holdout, metadata):
+    from sdmetrics.reports.single_table import QualityReport
+
+    from synthvae.evaluate import _as_scored, _scored_metadata
+
+    scored = _scored_metadata(metadata)
+    report = QualityReport()
+    report.generate(_as_scored(train, scored, train), _as_scored(holdout, scored, train), scored,
+                    verbose=False)  # fmt: skip
+    ours = quality(train, holdout, metadata)
+    assert ours["subsampled"] == {} and ours["pairs_total"] == 105
+    assert ours["quality"] == round(report.get_score(), 4)
+
+
+def test_wide_table_scores_pairs_among_a_sample_of_columns_and_says_so():
+    table = _wide(400)
+    train, holdout = (table.iloc[:300].reset_index(drop=True),
+                      table.iloc[300:].reset_index(drop=True))  # fmt: skip
+    result = score(train, _tiny_fit_rows(train, 300), holdout, seed=0)
+    assert len(result["columns"]) == 300  # every column's shape is scored
+    pairs = result["subsampled"]["column_pairs"]
+    assert pairs["pairs_of"] == 300 * 299 // 2 and pairs["columns_of"] == 300
+    assert pairs["pairs_scored"] == result["pairs_total"] == 40 * 39 // 2
+    assert result["column_pair_trends"] is not None
+
+
+def test_cli_finishes_a_table_with_no_scored_pair_and_reports_na(run_cli, tmp_path):
+    output = tmp_path / "run"
+    done = run_cli("flows.generate", "--input", SCORING / "unpaired.csv", "--rows", 200,
+                   "--epochs", 2, "--output", output)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((output / "report.json").read_text())
+    assert report["column_pair_trends"] is None
+    assert "real correlation" in report["not_available"]["column_pair_trends"]
+    assert "column pair trends n/a" in done.stdout
+    assert "n/a" in (output / "report.html").read_text()

@@ -5,6 +5,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -190,3 +191,106 @@ def test_unknown_sensitive_column_is_named_with_the_available_ones(train, holdou
     with pytest.raises(ValueError, match=r"'salary'.*'income'"):
         privacy_report(train, holdout, train, metadata, sensitive=["salary"])
     assert check_privacy_options(train.columns, ["income", "age", "income"]) == ["income", "age"]
+
+
+# --- Odd real tables: the report finishes on every legal table ------------------------------
+
+SCORING = Path(__file__).resolve().parent / "data" / "scoring"
+
+
+def _tiny_fit_rows(table: pd.DataFrame, rows: int) -> pd.DataFrame:
+    """Real synthetic rows: a one-epoch fit of the table, sampled."""
+    from synthvae import Synthesizer
+
+    return Synthesizer(epochs=1, random_state=0).fit(table).sample(rows, random_state=0)
+
+
+def test_odd_names_all_null_and_constant_columns_are_measured():
+    table = pd.read_csv(SCORING / "adult_odd_names.csv")
+    train, holdout = (table.iloc[:300].reset_index(drop=True),
+                      table.iloc[300:].reset_index(drop=True))  # fmt: skip
+    synthetic = _tiny_fit_rows(train, 300)
+    report = privacy_report(train, holdout, synthetic, sdmetrics_metadata(train),
+                            sensitive=["âge 🎂", "work`class"], max_rows=300,
+                            n_attacks=100)  # fmt: skip
+    json.dumps(report, allow_nan=False)
+    sdm = report["sdmetrics"]
+    for key in ("dcr_baseline_protection", "dcr_overfitting_protection", "new_row_synthesis"):
+        assert sdm[key]["score"] is not None, key
+    assert sdm["dcr_baseline_protection"]["columns_left_out"] == {
+        "empty": "null in every sampled training or holdout row"
+    }
+    assert set(sdm["disclosure_protection"]) == {"âge 🎂", "work`class"}
+    assert all(d["score"] is not None for d in sdm["disclosure_protection"].values())
+    assert report["membership_inference"]["auc"] is not None
+
+
+def test_new_rows_follow_sdmetrics_new_row_synthesis(train, test_rows, metadata):
+    from sdmetrics.single_table import NewRowSynthesis
+
+    from synthvae.evaluate import _as_scored, _scored_metadata
+    from synthvae.privacy import _new_rows
+
+    scored = _scored_metadata(metadata)
+    # half copied training rows, half unseen rows: both outcomes occur
+    synthetic = pd.concat([train.iloc[:60], test_rows.iloc[:60]], ignore_index=True)
+    rows = _as_scored(synthetic, scored, train)
+    safe = [f"c{i}" for i in range(len(scored["columns"]))]
+    ours = _new_rows(train, rows.set_axis(safe, axis=1), scored, safe)
+    theirs = NewRowSynthesis.compute_breakdown(_as_scored(train, scored, train), rows, scored)
+    assert int(ours.sum()) == theirs["num_new_rows"] and 0 < ours.sum() < len(ours)
+    assert not ours[:60].any()  # every copied row is matched
+
+
+def test_infinities_are_their_own_values(train):
+    from synthvae.privacy import _binned, _guessed
+
+    real = pd.Series([1.0, 5.0, 9.0, np.inf, np.nan])
+    labels, synthetic = _binned(real, pd.Series([-np.inf, 100.0, np.nan]))
+    assert list(labels) == ["0", "4", "9", "inf", None] and list(synthetic) == ["-inf", "9", None]
+    guesses, secrets = np.array([5.0, np.inf]), np.array([np.inf, np.inf])
+    assert list(_guessed(guesses, secrets, True)) == [False, True]
+
+
+def test_one_scored_column_skips_what_needs_two(train, holdout):
+    columns = ["age"]
+    report = privacy_report(train[columns], holdout[columns], holdout[columns],
+                            sdmetrics_metadata(train[columns]), max_rows=300,
+                            n_attacks=100)  # fmt: skip
+    assert "besides the secret" in report["sdmetrics"]["disclosure_protection"]["age"]["skipped"]
+    assert "skipped" in report["attacks"]["linkability"]
+    assert report["sdmetrics"]["dcr_overfitting_protection"]["score"] is not None
+
+
+def test_text_only_table_has_no_figures_and_the_gate_fails_on_them():
+    table = pd.read_csv(SCORING / "tweets_text_only.csv", dtype=str)
+    train, holdout = table.iloc[:60], table.iloc[60:].reset_index(drop=True)
+    report = privacy_report(train, holdout, holdout, sdmetrics_metadata(train),
+                            sensitive=["text"])  # fmt: skip
+    json.dumps(report, allow_nan=False)
+    assert "every column is an id or text" in report["membership_inference"]["skipped"]
+    failed = {f["name"] for f in PrivacyGate().check(report)}
+    assert "sdmetrics.dcr_overfitting_protection" in failed  # not measured is not passed
+
+
+def test_sensitive_text_column_is_noted_not_raised(train, holdout, metadata):
+    table = train.assign(note=[f"free text {i}" for i in range(len(train))])
+    hold = holdout.assign(note=[f"other text {i}" for i in range(len(holdout))])
+    report = privacy_report(table, hold, hold, sdmetrics_metadata(table),
+                            sensitive=["note", "age"], max_rows=300,
+                            n_attacks=100)  # fmt: skip
+    assert report["sensitive"] == ["age"] and "note" in report["sensitive_not_scored"]
+
+
+def test_wide_table_measures_sdmetrics_dcr_on_a_sample_of_columns():
+    from test_evaluate import _wide  # the same 300-column table the quality test builds
+
+    table = _wide(300)
+    train, holdout = (table.iloc[:200].reset_index(drop=True),
+                      table.iloc[200:].reset_index(drop=True))  # fmt: skip
+    synthetic = _tiny_fit_rows(train, 200)
+    report = privacy_report(train, holdout, synthetic, sdmetrics_metadata(train),
+                            max_rows=200, n_attacks=100)  # fmt: skip
+    sub = report["sdmetrics"]["dcr_overfitting_protection"]["subsampled"]
+    assert sub["columns_used"] == 20 and sub["columns_of"] == 300
+    assert report["sdmetrics"]["dcr_overfitting_protection"]["score"] is not None
