@@ -96,7 +96,7 @@ PRIVACY_ATTACKS = 5000  # attack targets per side: the risk intervals narrow to 
 SCORES_ARTIFACT = "synthvae-scores"
 REPORT_ARTIFACT = "synthvae-report"
 SCORE_KEYS = ("quality", "column_shapes", "column_pair_trends", "columns", "pairs_worst",
-              "pairs_counted", "pairs_total")  # fmt: skip
+              "pairs_counted", "pairs_total", "not_available", "subsampled")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- tasks
@@ -490,7 +490,7 @@ def generate(
         raise PrivacyGateFailed(
             f"privacy gate failed, so the synthetic rows were not published "
             f"(report in {output}): {_gate_words(failures)}", report)
-    logger.info("wrote %s: quality %.3f", output, report["quality"])
+    logger.info("wrote %s: quality %s", output, _fmt(report["quality"]))
     return report
 
 
@@ -784,27 +784,31 @@ def summary(report: dict[str, Any], wall_seconds: float, draft: bool = False) ->
         lines.append(f"  sharded: {shards['shards']} parts (part-*.{report['format']}) from "
                      f"{shards['workers']} Dask workers on {shards['dask']}")
     lines.append(
-        f"  quality {report['quality']:.3f}: column shapes {report['column_shapes']:.3f}, "
-        f"column pair trends {report['column_pair_trends']:.3f}"
+        f"  quality {_fmt(report['quality'])}: column shapes {_fmt(report['column_shapes'])}, "
+        f"column pair trends {_fmt(report['column_pair_trends'])}"
     )
+    lines += [f"    {line}" for line in _scope_notes(report)]
     if privacy:
         lines.append(
             f"  privacy: DCR ratio {_fmt(privacy['dcr_ratio'])} (synthetic vs unseen real rows; "
             f">= 1 is no closer than real), exact copies of training rows "
-            f"{privacy['synthetic_copies']} (holdout: {privacy['holdout_copies']})"
+            f"{_fmt(privacy['synthetic_copies'])} (holdout: {_fmt(privacy['holdout_copies'])})"
         )
+        lines += [f"    n/a: {why}" for why in (privacy.get("not_available") or {}).values()]
     else:
         lines.append("  privacy: not scored (no real rows were held back from training)")
     attacks = report.get("privacy_report") or {}
     if attacks:
-        mia = attacks["membership_inference"]
-        risks = [r for _, r in _attacks(attacks["attacks"])]
+        mia = attacks.get("membership_inference") or {}
+        risks = [r for _, r in _attacks(attacks.get("attacks") or {})]
         worst = max((r["ci"][1] for r in risks if r.get("ci")), default=None)
         lines.append(
-            f"  attacks: membership-inference AUC {_fmt(mia['auc'])} (0.5 = chance), highest "
+            f"  attacks: membership-inference AUC {_fmt(mia.get('auc'))} (0.5 = chance), highest "
             f"attack-risk upper bound {_fmt(worst)}; privacy gate "
             f"{_gate_line(report['privacy_gate'])}"
         )
+        if mia.get("skipped"):
+            lines.append(f"    n/a: {mia['skipped']}")
     fit = report["fit"]
     lines.append(
         f"  fit: {fit['epochs_run']} epochs in {fit['seconds']:.1f} s on "
@@ -970,8 +974,24 @@ def _score_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
         for key in ("quality", "column_shapes", "column_pair_trends")
     ]
     for key, value in (report["privacy"] or {}).items():
-        rows.append({"score": key.replace("_", " "), "value": value})
+        if not isinstance(value, dict):  # not_available holds reasons, not a score
+            rows.append({"score": key.replace("_", " "), "value": value})
     return rows
+
+
+def _scope_notes(report: dict[str, Any]) -> list[str]:
+    """Lines saying why a quality figure is n/a and what was subsampled, for people."""
+    reasons: dict[str, list[str]] = {}  # one line per reason, naming every figure it explains
+    for figure, why in (report.get("not_available") or {}).items():
+        reasons.setdefault(why, []).append(figure.replace("_", " "))
+    notes = [f"n/a: {', '.join(figures)}: {why}" for why, figures in reasons.items()]
+    pairs = (report.get("subsampled") or {}).get("column_pairs")
+    if pairs:
+        notes.append(
+            f"pair trends over {pairs['pairs_scored']:,} of {pairs['pairs_of']:,} pairs (those "
+            f"among {pairs['columns_used']} of {pairs['columns_of']} columns, drawn at random)"
+        )
+    return notes
 
 
 def _markdown(report: dict[str, Any]) -> str:
@@ -987,6 +1007,7 @@ def _markdown(report: dict[str, Any]) -> str:
         f"{fit['epochs_run']} epochs in {fit['seconds']:.1f} s; seed {report['seed']}\n\n"
         f"- privacy gate: {_gate_line(report['privacy_gate'])}\n\n"
         f"| score | value |\n|---|---|\n{table}\n"
+        + "".join(f"\n- {note}" for note in _scope_notes(report))
     )
 
 

@@ -924,10 +924,13 @@ def _heatmap_svg(columns, assoc_r, assoc_s, delta, method) -> str:
 # Summary and privacy
 
 
-def _tile(label: str, score, detail: str = "") -> str:
+def _tile(label: str, score, detail: str = "", why: str | None = None) -> str:
+    """A score tile; a missing score reads "n/a", with `why` (the report's reason) as its
+    detail."""
     value = _float(score)
     if value is None:
-        body = '<div class="value na">—</div>'
+        body = '<div class="value na">n/a</div>'
+        detail = _e(why) if why else detail
     else:
         width = min(max(value, 0.0), 1.0) * 100
         body = (
@@ -942,15 +945,21 @@ def _tile(label: str, score, detail: str = "") -> str:
 
 
 def _summary_section(report) -> str:
+    why = report.get("not_available") if isinstance(report.get("not_available"), dict) else {}
+    pairs = (report.get("subsampled") or {}).get("column_pairs")
+    pair_detail = "correlation and contingency similarity" + (
+        f"; {_fmt(pairs.get('pairs_scored'))} of {_fmt(pairs.get('pairs_of'))} pairs "
+        f"({_fmt(pairs.get('columns_used'))} of {_fmt(pairs.get('columns_of'))} columns, "
+        "drawn at random)" if isinstance(pairs, dict) else ""
+    )
     tiles = [
-        _tile("Quality", report.get("quality"), "mean of shapes and pair trends"),
-        _tile("Column shapes", report.get("column_shapes"), "1 − KS / 1 − TVD per column"),
-        _tile(
-            "Column pair trends",
-            report.get("column_pair_trends"),
-            "correlation and contingency similarity",
-        ),
-    ]
+        _tile("Quality", report.get("quality"), "mean of shapes and pair trends",
+              why.get("quality")),
+        _tile("Column shapes", report.get("column_shapes"), "1 − KS / 1 − TVD per column",
+              why.get("column_shapes")),
+        _tile("Column pair trends", report.get("column_pair_trends"), _e(pair_detail),
+              why.get("column_pair_trends")),
+    ]  # fmt: skip
     ml = report.get("ml_efficacy")
     if isinstance(ml, dict):
         score = next((ml[k] for k in ("score", "ratio", "synthetic", "value") if k in ml), None)
