@@ -294,3 +294,20 @@ def test_wide_table_measures_sdmetrics_dcr_on_a_sample_of_columns():
     sub = report["sdmetrics"]["dcr_overfitting_protection"]["subsampled"]
     assert sub["columns_used"] == 20 and sub["columns_of"] == 300
     assert report["sdmetrics"]["dcr_overfitting_protection"]["score"] is not None
+
+
+def test_one_holdout_row_is_enough_to_report(train, holdout, metadata):
+    report = privacy_report(train.iloc[:300], holdout.iloc[:1], holdout.iloc[1:301], metadata,
+                            max_rows=300, n_attacks=1)  # fmt: skip
+    json.dumps(report, allow_nan=False)
+    assert report["membership_inference"]["rows"] == {"train": 1, "holdout": 1, "synthetic": 300}
+    assert report["sdmetrics"]["dcr_overfitting_protection"]["score"] is not None
+
+
+def test_default_secret_is_the_last_column_that_varies():
+    table = pd.read_csv(SCORING / "adult_odd_names.csv")  # ends with a constant column
+    train, holdout = (table.iloc[:300].reset_index(drop=True),
+                      table.iloc[300:].reset_index(drop=True))  # fmt: skip
+    report = privacy_report(train, holdout, holdout, sdmetrics_metadata(train), max_rows=100,
+                            n_attacks=50)  # fmt: skip
+    assert table.columns[-1] == "constant" and report["sensitive"] == ["income"]
