@@ -2,8 +2,8 @@
 
 Checks a reviewer would make by eye, made on whole columns: the input's columns, order and
 dtypes; dates and times written the input's way (zone notation, padding, separators);
-leading-zero digit strings kept as strings of their widths; a prefix every input value shares
-kept by every synthetic value; null rates close to the input's. Each finding is one line
+leading-zero digit strings kept as strings of their widths; a fixed prefix every input value
+shares kept by every synthetic value; null rates close to the input's. Each finding is one line
 naming the column, what is broken and examples.
 """
 from __future__ import annotations
@@ -79,13 +79,28 @@ def form_problems(raw: pd.DataFrame, synth: pd.DataFrame) -> list[str]:
                                 f"e.g. {text.head(2).tolist()}, input {real.head(2).tolist()})")
             continue
         numbers = pd.to_numeric(real, errors="coerce").notna().all()
-        prefix = os.path.commonprefix(real.unique().tolist())
+        prefix = fixed_prefix(real.unique().tolist())
         if prefix and not numbers and real.nunique() > 1:
             lost = ~text.str.startswith(prefix)
             if lost.any():
                 problems.append(f"{c}: {lost.mean():.1%} lost the prefix {prefix!r} "
                                 f"(e.g. {text[lost].head(2).tolist()})")
     return problems
+
+
+def fixed_prefix(values: list[str]) -> str:
+    """The prefix all `values` share, ending where a run of digits or of letters ends: a
+    counter's leading zeros ("2015-000451", "2015-048620") are part of the counter, not fixed,
+    so the fixed prefix there is "2015-"."""
+    prefix = os.path.commonprefix(values)
+    if not prefix or len(prefix) == min(map(len, values)):
+        return prefix
+    after = {v[len(prefix)] for v in values}
+    last = prefix[-1]
+    if (last.isdigit() and any(ch.isdigit() for ch in after)) or (
+            last.isalpha() and any(ch.isalpha() for ch in after)):
+        prefix = re.sub(r"\d+$" if last.isdigit() else r"[^\W\d_]+$", "", prefix)
+    return prefix
 
 
 def _date_problems(column: str, real: pd.Series, fake: pd.Series, text: pd.Series) -> list[str]:

@@ -64,6 +64,13 @@ def test_form_checks_catch_a_lost_zone_lost_zeros_and_a_lost_prefix():
     assert "50.0% not in the input's date form" in found[0]
 
 
+def test_a_counters_leading_zeros_are_not_a_fixed_prefix():
+    raw = pd.DataFrame({"id": ["2015-000451", "2015-048620"]})
+    assert form_problems(raw, pd.DataFrame({"id": ["2015-838883", "2015-152492"]})) == []
+    found = form_problems(raw, pd.DataFrame({"id": ["2016-838883", "2015-152492"]}))
+    assert found and "lost the prefix '2015-'" in found[0]
+
+
 def test_structure_checks_name_columns_dtypes_and_null_drift():
     real = pd.DataFrame({"a": [1, 2, None, 4], "b": ["x", "y", "z", "w"]})
     assert structure_problems(real, real.copy()) == []
