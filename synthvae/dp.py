@@ -40,7 +40,7 @@ from torch.func import functional_call, grad_and_value, vmap
 from torch.utils.data import DataLoader, TensorDataset
 
 from .model import VAE
-from .train import EpochStats, TrainConfig, one_cycle
+from .train import EpochStats, TrainConfig, cpu_threads, one_cycle
 
 log = logging.getLogger("synthvae.dp")
 
@@ -156,8 +156,8 @@ def train_private(model: VAE, train_data: tuple[np.ndarray, np.ndarray], cfg: Tr
     history: list[EpochStats] = []
     start = time.perf_counter()
     try:
-        with torch.random.fork_rng(devices=[]):  # nn.Dropout draws from the global generator
-            torch.manual_seed(dropout_seed)
+        with torch.random.fork_rng(devices=[]), cpu_threads(cfg.threads):
+            torch.manual_seed(dropout_seed)  # nn.Dropout draws from the global generator
             model.train()
             for epoch in range(1, cfg.epochs + 1):
                 beta = cfg.beta * min(1.0, epoch / max(1, cfg.kl_warmup_epochs))

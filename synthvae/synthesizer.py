@@ -63,6 +63,19 @@ SAMPLE_CHUNK = 65_536  # rows decoded at a time; fixed, so a seed gives the same
 THREADED_MIN_CHUNKS = 2
 
 
+def training_threads() -> int | None:
+    """torch's threads for a fit on the CPU: one fewer than the usable cores (at least one),
+    or None to keep the user's OMP_NUM_THREADS.
+
+    A fit's threads run each operation in lockstep, so one thread sharing its core with
+    another busy process holds all the others back. On 2 cores beside one busy loop, Adult's
+    fit took 2.9x its quiet time on 2 threads and 1.06x on one thread, whose quiet fit is
+    1.2x slower (benchmarks/contention.py). A core left free takes one competitor (the flow's
+    Prefect server, another job, the OS) without stalling the fit. Sampling and scoring,
+    which are not lockstep, keep every core."""
+    return None if _USER_THREADS else max(1, _CORES - 1)
+
+
 class NotFittedError(RuntimeError):
     """The synthesizer was used before `fit` (or `load`)."""
 
@@ -156,7 +169,7 @@ class Synthesizer:
             epochs=epochs, batch_size=batch_size,
             kl_warmup_epochs=10 if self.epochs or private else _kl_warmup_epochs(epochs),
             learning_rate=self.learning_rate, beta=self.beta, patience=self.patience,
-            max_seconds=self.max_seconds)
+            max_seconds=self.max_seconds, threads=training_threads())
         device = device if not private else torch.device("cpu")  # Opacus runs on the CPU here
         self.device_ = str(device)
         self.train_config_.device = self.device_

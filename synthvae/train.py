@@ -6,6 +6,7 @@ the first epochs so the encoder learns to use the latent space before the prior 
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -34,6 +35,8 @@ class TrainConfig:
     max_seconds: float | None = None
     device: str = "cpu"          # where the model trains; the fitted model ends on the CPU
     mixed_precision: bool = False  # bf16 autocast (on CUDA devices that support it)
+    threads: int | None = None   # torch's CPU threads while training; None: as they are
+
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,6 +60,12 @@ def train(model: VAE, train_data: tuple[np.ndarray, np.ndarray],
     cont, disc = (torch.from_numpy(a).to(device) for a in train_data)
     val_cont, val_disc = (torch.from_numpy(a).to(device) for a in val_data)
     model.to(device)
+    with cpu_threads(cfg.threads if device.type == "cpu" else None):
+        return _train(model, cont, disc, val_cont, val_disc, cfg, generator, on_epoch)
+
+
+def _train(model, cont, disc, val_cont, val_disc, cfg, generator, on_epoch) -> list[EpochStats]:
+    device = cont.device
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate,
                                   weight_decay=cfg.weight_decay)
@@ -100,6 +109,19 @@ def train(model: VAE, train_data: tuple[np.ndarray, np.ndarray],
     model.load_state_dict(best_state)
     model.to("cpu").eval()
     return history
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None):
+    """torch's intra-op threads set to `n` (None: left as they are) for the block."""
+    before = torch.get_num_threads()
+    if n is not None and n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def one_cycle(optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int,

@@ -1,4 +1,7 @@
 """The training loop: it learns, it stops early when told, it keeps to its time budget."""
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -134,3 +137,23 @@ def test_training_runs_for_twenty_steps(split):
                     TrainConfig(epochs=5, batch_size=150, patience=100),
                     torch.Generator().manual_seed(0))
     assert len(history) == 5 and np.isfinite([h.train_loss for h in history]).all()
+
+
+def test_training_uses_the_configured_threads_and_restores_them(split):
+    fit_rows, val, cfg = split
+    before = torch.get_num_threads()
+    seen: list[int] = []
+    train(fresh_model(cfg), fit_rows, val, TrainConfig(epochs=2, batch_size=256, threads=2),
+          torch.Generator().manual_seed(0), on_epoch=lambda _: seen.append(torch.get_num_threads()))
+    assert seen == [2, 2] and torch.get_num_threads() == before
+
+
+def test_the_default_fit_leaves_a_core_free_unless_the_user_chose_threads():
+    script = ("import os, synthvae.synthesizer as s; print(s.training_threads(), s._CORES)")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    threads, cores = subprocess.run([sys.executable, "-c", script], env=env, check=True,
+                                    capture_output=True, text=True).stdout.split()
+    assert threads == str(max(1, int(cores) - 1))
+    chosen = subprocess.run([sys.executable, "-c", script], env={**env, "OMP_NUM_THREADS": "2"},
+                            check=True, capture_output=True, text=True).stdout.split()
+    assert chosen[0] == "None"
