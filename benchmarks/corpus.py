@@ -1,7 +1,7 @@
 """The defaults on every real table of a corpus, through the library and through the flow.
 
     python benchmarks/corpus.py [--datasets DIR] [--only NAME ...] [--mode library|flow|both]
-                                [--epochs N] [--json FILE]
+                                [--epochs N] [--json FILE] [--keep DIR]
 
 A corpus is a folder of tables, each a folder holding `train.csv.gz` and `test.csv.gz` (the
 17 real tables this project is developed against sit in `../shared/datasets`, the default).
@@ -24,7 +24,8 @@ Every run must exit 0 and its rows must pass these checks against the input as r
 It prints one line per run as it goes and, at the end, a table: fit seconds, quality against
 the table's real holdout (the yardstick's SDMetrics quality), detection AUC (the yardstick's
 classifier two-sample test, 0.5 = indistinguishable) beside the real holdout's, worst null
-drift, the flow's exit status, and the failed checks. Exit status 1 when any check fails.
+drift, the DCR ratio (synthetic vs real holdout median distance to the closest training row),
+the flow's exit status, and the failed checks. Exit status 1 when any check fails.
 
 Scores come from `../shared/yardstick/score.py` (`--yardstick`), the scorer the anchors were
 measured with, so figures compare like for like. Time it alone: a second CPU-heavy process on
@@ -70,7 +71,8 @@ def score(yardstick, train: pd.DataFrame, test: pd.DataFrame, synth: pd.DataFram
     return {"quality": yardstick.quality(train, synth)["quality"],
             "quality_holdout": yardstick.quality(train, test)["quality"],
             "detection": yardstick.detection(train, synth)["detection_auc"],
-            "detection_holdout": yardstick.detection(train, test)["detection_auc"]}
+            "detection_holdout": yardstick.detection(train, test)["detection_auc"],
+            "dcr": yardstick.dcr(train, test, synth)["dcr_ratio"]}
 
 
 def main() -> int:
@@ -82,6 +84,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, help="cap the epochs (quick checks, not the bar)")
     parser.add_argument("--no-score", action="store_true", help="checks only, no yardstick")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keep", type=Path, help="write each table's library rows here (Parquet)")
     args = parser.parse_args()
 
     yardstick = None
@@ -110,6 +113,9 @@ def main() -> int:
                 problems.append(f"library raised {type(err).__name__}: {' '.join(str(err).split())[:300]}")
             if synth is not None:
                 row["null_drift"] = float(null_drifts(train, synth).max())
+                if args.keep:
+                    args.keep.mkdir(parents=True, exist_ok=True)
+                    synth.to_parquet(args.keep / f"{name}.parquet")
                 problems += structure_problems(train, synth) + form_problems(raw, synth)
                 if yardstick is not None:
                     row.update(score(yardstick, train, test, synth))
@@ -136,8 +142,8 @@ def main() -> int:
         results.append(row)
 
     print("\n| table | rows x cols | fit s | quality (real holdout) | detection AUC (real holdout)"
-          " | null drift | flow | checks |")
-    print("|---|---|---|---|---|---|---|---|")
+          " | null drift | DCR | flow | checks |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         checks = [f"library: {p}" for p in r.get("library", [])] + \
             [f"flow: {p}" for p in r.get("flow", [])]
@@ -145,6 +151,7 @@ def main() -> int:
               f"{r.get('quality', '')} ({r.get('quality_holdout', '')}) | "
               f"**{r.get('detection', '')}** ({r.get('detection_holdout', '')}) | "
               f"{max(r.get('null_drift', 0), r.get('flow_null_drift', 0)):.3f} | "
+              f"{r.get('dcr', '')} | "
               f"{r.get('flow_exit', '')} | {'; '.join(checks) or 'ok'} |")
     detections = [r["detection"] for r in results if "detection" in r]
     if detections:

@@ -62,6 +62,7 @@ from synthvae import Synthesizer, fused
 from synthvae.synthesizer import SAMPLE_CHUNK, ModelFileError
 from synthvae.columns import ConditionError, TableEncoder
 from synthvae.conditional import parse_where
+from synthvae.detection import detection
 from synthvae.evaluate import score, sdmetrics_metadata
 from synthvae.catalog import check_name
 from synthvae.catalog import publish as publish_version
@@ -95,8 +96,8 @@ SCORE_ROWS = 200_000  # synthetic rows read back for scoring; each score subsamp
 PRIVACY_ATTACKS = 5000  # attack targets per side: the risk intervals narrow to about ±0.07
 SCORES_ARTIFACT = "synthvae-scores"
 REPORT_ARTIFACT = "synthvae-report"
-SCORE_KEYS = ("quality", "column_shapes", "column_pair_trends", "columns", "pairs_worst",
-              "pairs_counted", "pairs_total", "not_available", "subsampled")  # fmt: skip
+SCORE_KEYS = ("quality", "column_shapes", "column_pair_trends", "detection", "columns",
+              "pairs_worst", "pairs_counted", "pairs_total", "not_available", "subsampled")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- tasks
@@ -271,13 +272,17 @@ def score_synthetic(
     synthetic_rows = read_table_head(synthetic, SCORE_ROWS)  # i.i.d. rows: the head is a sample
     unseen = unseen if unseen is None or len(unseen) else None
     scores = score(real, synthetic_rows, unseen, kinds=table_schema.kinds(), seed=seed)
+    metadata = sdmetrics_metadata(real, table_schema.kinds())
+    scores["detection"] = detection(real, synthetic_rows, metadata, seed=seed)
+    floor = detection(real, unseen, metadata, seed=seed) if unseen is not None else None
+    scores["detection"]["holdout_auc"] = floor and floor["auc"]
     privacy = None
     if unseen is not None:
         privacy = privacy_report(
             real,
             unseen,
             synthetic_rows,
-            sdmetrics_metadata(real, table_schema.kinds()),
+            metadata,
             sensitive=sensitive or table_schema.sensitive or None,
             random_state=seed,
             n_attacks=min(len(unseen), PRIVACY_ATTACKS),
@@ -788,6 +793,7 @@ def summary(report: dict[str, Any], wall_seconds: float, draft: bool = False) ->
         f"column pair trends {_fmt(report['column_pair_trends'])}"
     )
     lines += [f"    {line}" for line in _scope_notes(report)]
+    lines.append(_detection_line(report.get("detection") or {}))
     if privacy:
         lines.append(
             f"  privacy: DCR ratio {_fmt(privacy['dcr_ratio'])} (synthetic vs unseen real rows; "
@@ -825,6 +831,18 @@ def summary(report: dict[str, Any], wall_seconds: float, draft: bool = False) ->
             f"{output / DRAFT_SCHEMA_NAME} (review it, then pass it with --schema)"
         )
     return "\n".join(lines)
+
+
+def _detection_line(found: dict[str, Any]) -> str:
+    if found.get("auc") is None:
+        return f"  detection AUC n/a: {found.get('not_available', 'not scored')}"
+    floor = found.get("holdout_auc")
+    line = (f"  detection AUC {_fmt(found['auc'])} (0.5: a classifier cannot tell synthetic "
+            f"from real rows" + (f"; a real holdout scores {_fmt(floor)}" if floor else "") + ")")
+    if found.get("giveaways"):
+        line += "; most telling: " + ", ".join(
+            f"{g['column']} (-{g['auc_drop']:.3f})" for g in found["giveaways"][:3])
+    return line
 
 
 def _check_input(params: dict[str, Any]) -> bool:
@@ -973,6 +991,9 @@ def _score_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
         {"score": key.replace("_", " "), "value": report[key]}
         for key in ("quality", "column_shapes", "column_pair_trends")
     ]
+    found = report.get("detection") or {}
+    rows += [{"score": "detection auc", "value": found.get("auc")},
+             {"score": "detection auc of a real holdout", "value": found.get("holdout_auc")}]
     for key, value in (report["privacy"] or {}).items():
         if not isinstance(value, dict):  # not_available holds reasons, not a score
             rows.append({"score": key.replace("_", " "), "value": value})

@@ -416,7 +416,8 @@ def _manifest(
         "rows": data["rows"],
         "conditions": report.get("conditions") or [],
         "data": data,
-        "scores": {key: report.get(key) for key in SCORE_KEYS},
+        "scores": {**{key: report.get(key) for key in SCORE_KEYS},
+                   "detection_auc": (report.get("detection") or {}).get("auc")},
         "privacy": {
             "gate": {
                 "enforced": bool(gate.get("enforced")),

@@ -944,6 +944,29 @@ def _tile(label: str, score, detail: str = "", why: str | None = None) -> str:
     )
 
 
+def _detection_tile(found) -> str:
+    """Lower is better here: 0.5 means a classifier cannot tell the rows from real ones."""
+    found = found if isinstance(found, dict) else {}
+    auc, floor = _float(found.get("auc")), _float(found.get("holdout_auc"))
+    if auc is None:
+        why = found.get("not_available") or "the report has no detection figure"
+        return ('<div class="tile"><div class="label">Detection AUC</div>'
+                f'<div class="value na">n/a</div><div class="detail">{_e(why)}</div></div>')
+    colour = PASS if auc <= 0.6 else "#b26a00" if auc <= 0.8 else FAIL
+    detail = "0.5: a classifier cannot tell synthetic rows from real ones"
+    if floor is not None:
+        detail += f"; a real holdout scores {_fmt(floor)}"
+    giveaways = found.get("giveaways") or []
+    if giveaways:
+        detail += "; most telling: " + ", ".join(
+            f"{_e(g.get('column'))} (−{_fmt(_float(g.get('auc_drop')))})" for g in giveaways)
+    width = min(max((1.0 - auc) / 0.5, 0.0), 1.0) * 100  # full at 0.5, empty at 1.0
+    return (f'<div class="tile"><div class="label">Detection AUC</div>'
+            f'<div class="value" style="color:{colour}">{_fmt(auc)}</div>'
+            f'<div class="meter"><span style="width:{width:.1f}%;background:{colour}"></span>'
+            f'</div><div class="detail">{detail}</div></div>')
+
+
 def _summary_section(report) -> str:
     why = report.get("not_available") if isinstance(report.get("not_available"), dict) else {}
     pairs = (report.get("subsampled") or {}).get("column_pairs")
@@ -960,6 +983,7 @@ def _summary_section(report) -> str:
         _tile("Column pair trends", report.get("column_pair_trends"), _e(pair_detail),
               why.get("column_pair_trends")),
     ]  # fmt: skip
+    tiles.append(_detection_tile(report.get("detection")))
     ml = report.get("ml_efficacy")
     if isinstance(ml, dict):
         score = next((ml[k] for k in ("score", "ratio", "synthetic", "value") if k in ml), None)

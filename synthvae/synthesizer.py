@@ -69,8 +69,8 @@ def training_threads() -> int | None:
 
     A fit's threads run each operation in lockstep, so one thread sharing its core with
     another busy process holds all the others back. On 2 cores beside one busy loop, Adult's
-    fit took 2.9x its quiet time on 2 threads and 1.06x on one thread, whose quiet fit is
-    1.2x slower (benchmarks/contention.py). A core left free takes one competitor (the flow's
+    fit took 2.9-3.1x its quiet time on 2 threads and 1.04-1.06x on one thread, whose quiet
+    fit is 1.25x slower (benchmarks/contention.py). A core left free takes one competitor (the flow's
     Prefect server, another job, the OS) without stalling the fit. Sampling and scoring,
     which are not lockstep, keep every core."""
     return None if _USER_THREADS else max(1, _CORES - 1)
