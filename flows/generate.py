@@ -197,6 +197,9 @@ def fit_model(
                       "encoders' statistics (quantiles, category lists)",
         },
         "column_kinds": synthesizer.column_kinds_,
+        # the largest class-share gap of sampled vs training rows, before and after the
+        # heads' biases were calibrated (synthvae.calibration)
+        "calibration": synthesizer.calibration_,
     }
 
 

@@ -185,8 +185,8 @@ class AutoregressiveHeads(nn.Module):
     @torch.no_grad()
     def sample(self, h: torch.Tensor, generator: torch.Generator | None,
                temperature: float = 1.0, constraints: Constraints | None = None,
-               greedy: bool = False, noise: tuple[torch.Tensor, torch.Tensor] | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+               greedy: bool = False, noise: tuple[torch.Tensor, torch.Tensor] | None = None,
+               fuse: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Draws slot by slot: classes by inverse CDF (an exact softmax sample), values from
         their Gaussians; `greedy` takes each slot's most likely class or its mean instead.
 
@@ -206,7 +206,7 @@ class AutoregressiveHeads(nn.Module):
         base = self.from_hidden(h)
         log_weight = base.new_zeros(n)
         constraints = constraints or Constraints()
-        if self.fusable(h, constraints, greedy):
+        if fuse and self.fusable(h, constraints, greedy):
             values, codes = fused.sample_slots(self, base, u, eps, temperature)
             return values, codes, log_weight
         context = torch.zeros_like(base)
@@ -334,11 +334,13 @@ class VAE(nn.Module):
     @torch.no_grad()
     def generate(self, z: torch.Tensor, generator: torch.Generator | None = None,
                  temperature: float = 1.0, constraints: Constraints | None = None,
-                 greedy: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 greedy: bool = False, fuse: bool = True
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Decode latents into drawn values: (B, n_continuous) floats, (B, n_discrete) codes,
-        and (B,) log-weights of the constraints (zeros without any); see `heads.sample`."""
+        and (B,) log-weights of the constraints (zeros without any); see `heads.sample`.
+        `fuse=False` keeps to PyTorch (the same rows; no wait on the kernel's compile)."""
         u, eps = self.heads.noise(len(z), generator, z.device)
-        if self.heads.fusable(z, constraints, greedy):
+        if fuse and self.heads.fusable(z, constraints, greedy):
             # The MLP runs in small blocks, whose activations stay in cache (about 2x faster
             # than 8,192-row blocks), and each block goes straight on to the kernel.
             draw = fused.SlotSampler(self.heads, temperature)
@@ -351,10 +353,10 @@ class VAE(nn.Module):
             return torch.from_numpy(values), torch.from_numpy(codes), z.new_zeros(len(z))
         # Slot-by-slot decoding is memory-bound; blocks that stay in cache run ~2x faster.
         parts = [self.heads.sample(self.decoder(block), generator, temperature, constraints,
-                                   greedy, noise=(ub, eb))
+                                   greedy, noise=(ub, eb), fuse=fuse)
                  for block, ub, eb in zip(z.split(GENERATE_BLOCK), u.split(GENERATE_BLOCK),
                                           eps.split(GENERATE_BLOCK))]
         if not parts:
             return self.heads.sample(self.decoder(z), generator, temperature, constraints,
-                                     greedy, noise=(u, eps))
+                                     greedy, noise=(u, eps), fuse=fuse)
         return tuple(torch.cat(p) for p in zip(*parts))

@@ -39,6 +39,7 @@ from safetensors.torch import load_file as load_tensors  # noqa: E402
 from safetensors.torch import save_file as save_tensors  # noqa: E402
 
 from .anomaly import LATENT_COLUMN, score_rows  # noqa: E402
+from .calibration import calibrate_marginals  # noqa: E402
 from .columns import ConditionError, TableEncoder  # noqa: E402
 from .conditional import as_constraints, draw_conditioned  # noqa: E402
 from .io import InputError, ordered_map  # noqa: E402
@@ -104,7 +105,7 @@ class Synthesizer:
                  dp_delta: float | None = None, dp_max_grad_norm: float = 1.0,
                  learning_rate: float = 3e-3, patience: int = 20,
                  validation_fraction: float = 0.1, max_seconds: float | None = None,
-                 prior_components: int = 20, column_kinds: dict[str, str] | None = None,
+                 prior_components: int = 20, calibrate: bool = True, column_kinds: dict[str, str] | None = None,
                  random_state: int | None = None, verbose: bool = False,
                  device: str = "auto"):
         self.epochs = epochs
@@ -125,6 +126,7 @@ class Synthesizer:
         self.validation_fraction = validation_fraction
         self.max_seconds = max_seconds
         self.prior_components = prior_components
+        self.calibrate = calibrate
         self.column_kinds = column_kinds
         self.random_state = random_state
         self.verbose = verbose
@@ -181,6 +183,7 @@ class Synthesizer:
         report = on_epoch or (self._log_epoch if self.verbose else None)
         train_data = (continuous[fit_rows], discrete[fit_rows])
         self.fit_timings_ = {"encoders": round(time.perf_counter() - start, 2)}
+        self.calibration_ = None
         if private:
             self.history_, self.dp_epsilon_spent_ = train_private(
                 self.model_, train_data, self.train_config_, generator, self.dp_epsilon, delta,
@@ -203,6 +206,10 @@ class Synthesizer:
                 self.prior_ = GaussianMixturePrior(self.prior_components,
                                                    random_state=prior_seed % 2**31).fit(
                     self._posterior_samples(continuous, discrete, generator))
+                if self.calibrate:
+                    self.calibration_ = calibrate_marginals(
+                        self.model_, self.prior_, discrete[fit_rows], prior_seed)
+                    self.fit_timings_["calibration"] = round(time.perf_counter() - start, 2)
         self.fit_seconds_ = time.perf_counter() - start
         self.fit_timings_["total"] = round(self.fit_seconds_, 2)
         self.n_rows_ = len(df)
@@ -510,6 +517,7 @@ class Synthesizer:
             "sample_seed": self._sample_seed, "n_rows": self.n_rows_,
             "fit_seconds": self.fit_seconds_, "history": [asdict(h) for h in self.history_],
             "dp": {"epsilon_spent": self.dp_epsilon_spent_, "delta": self.dp_delta_},
+            "calibration": self.calibration_,
         }
         save_tensors({k: v.contiguous() for k, v in self.model_.state_dict().items()},
                      str(path / "model.safetensors"))
@@ -547,6 +555,7 @@ class Synthesizer:
             self.fit_seconds_ = meta["fit_seconds"]
             dp = meta.get("dp") or {}
             self.dp_epsilon_spent_, self.dp_delta_ = dp.get("epsilon_spent"), dp.get("delta")
+            self.calibration_ = meta.get("calibration")  # absent from older models
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
             raise ModelFileError(f"{meta_file} and {path / 'arrays.safetensors'} do not make "
                                  f"a synthesizer ({_first_line(err)}); save the model again"
@@ -624,7 +633,7 @@ _PARAMS = ("epochs", "batch_size", "latent_dim", "hidden_dim", "n_blocks", "head
            "head_layers", "value_bins", "beta", "free_bits", "dp_epsilon", "dp_delta",
            "dp_max_grad_norm",
            "learning_rate", "patience", "validation_fraction", "max_seconds",
-           "prior_components", "column_kinds", "random_state", "verbose", "device")
+           "prior_components", "calibrate", "column_kinds", "random_state", "verbose", "device")
 
 
 def _check_table(df: pd.DataFrame) -> None:

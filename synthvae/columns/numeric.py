@@ -13,6 +13,12 @@ Nulls and infinities are not points on that scale: each is a class of one discre
 where they go, and the quantiles are of the finite values alone. Whole numbers come back as
 exact integers of the column's dtype within its observed [min, max], even beyond 2**53,
 where the float64 grid itself is coarser than 1.
+
+A column whose values repeat (at most 10,000 distinct, each seen 4 times on average: incomes
+recoded to a few hundred amounts, occupation codes, survey years, ages, prices on a grid)
+is a discrete distribution: its exact CDF over the distinct values replaces the quantile
+grid, so every decoded value is one the column has. Interpolating between grid points would
+invent values (years with no survey, incomes no one reports) that give the rows away.
 """
 from __future__ import annotations
 
@@ -26,6 +32,8 @@ from .base import (UNSEEN_NATS, ColumnEncoder, ConditionError, Constraint, Encod
                    OutOfSupport, as_series)
 
 N_QUANTILES = 1000
+DISCRETE_MAX_VALUES = 10_000  # distinct values a discrete column may have...
+DISCRETE_MIN_REPEATS = 4      # ...and the rows per distinct value it needs, on average
 FIT_SUBSAMPLE = 200_000
 _EPS = 1e-5  # keeps ndtri finite: |z| <= 4.3
 # Probabilities are squeezed affinely into [_EPS, 1 - _EPS] (not clipped) and stretched back on
@@ -61,16 +69,18 @@ class NumericEncoder(ColumnEncoder):
         self.levels_ = np.linspace(0.0, 1.0, n_levels)
         self.quantiles_ = np.quantile(observed, self.levels_) if len(observed) else np.zeros(n_levels)
         self.decimals_ = _decimals(observed)
+        self.support_, self.cdf_ = None, None
+        support, counts = np.unique(observed, return_counts=True)
+        if 0 < len(support) <= DISCRETE_MAX_VALUES and \
+                len(observed) >= DISCRETE_MIN_REPEATS * len(support):
+            self.support_, self.cdf_ = support, np.cumsum(counts) / counts.sum()
         return self
 
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
         values = _as_float(s)
         nulls = ~np.isfinite(values)  # nulls and infinities: their class says which
         filled = np.where(nulls, self.quantiles_[len(self.quantiles_) // 2], values)
-        q, lv = self.quantiles_, self.levels_
-        # Interpolating from both ends finds the whole probability range of a tied value.
-        upper = np.interp(filled, q, lv)
-        lower = 1.0 - np.interp(-filled, -q[::-1], 1.0 - lv[::-1])
+        lower, upper = self._probability_range(filled)
         spread = rng.random(len(values)) if rng is not None else 0.5
         u = np.clip(lower + (upper - lower) * spread, 0.0, 1.0)
         z = ndtri(_EPS + _SCALE * u)
@@ -89,7 +99,11 @@ class NumericEncoder(ColumnEncoder):
                rng: np.random.Generator) -> pd.Series:
         u = ndtr(continuous[:, 0].astype(np.float64))
         u = np.clip((u - _U_LOW) / (_U_HIGH - _U_LOW), 0.0, 1.0)
-        values = _interp_levels(u, self.levels_, self.quantiles_)
+        if self.support_ is not None:  # the value whose probability range holds u
+            at = np.minimum(np.searchsorted(self.cdf_, u, side="left"), len(self.support_) - 1)
+            values = self.support_[at]
+        else:
+            values = _interp_levels(u, self.levels_, self.quantiles_)
         if self.decimals_ is not None:
             values = np.round(values, self.decimals_)
         values = np.clip(values, self.quantiles_[0], self.quantiles_[-1])
@@ -140,13 +154,29 @@ class NumericEncoder(ColumnEncoder):
         groups of about equal count, never through a tied value's range (so capital-gain's
         zeros are one bin and its rare non-zero amounts share the rest). Columns with fewer
         distinct values than bins repeat their last edge at +BIN_EDGE_MAX."""
-        q, lv = self.quantiles_, self.levels_
-        distinct = np.unique(q)
-        upper = np.interp(distinct, q, lv)[:-1]  # where each value's probability range ends
+        if self.support_ is not None:
+            upper = self.cdf_[:-1]  # where each value's probability range ends
+        else:
+            q, lv = self.quantiles_, self.levels_
+            upper = np.interp(np.unique(q), q, lv)[:-1]
         cut = np.round(np.linspace(0, len(upper), n_bins + 1)[1:-1]).astype(int) - 1
         cut = np.unique(cut[cut >= 0])
         edges = ndtri(_EPS + _SCALE * upper[cut]) if len(upper) else np.zeros(0)
         return np.concatenate([edges, np.full(n_bins - 1 - len(edges), BIN_EDGE_MAX)])
+
+    def _probability_range(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """P(X < v) and P(X <= v) for each finite v: the range a tied value is spread over."""
+        if self.support_ is not None:
+            at = np.searchsorted(self.support_, values, side="right")  # values <= v
+            upper = np.where(at > 0, self.cdf_[np.maximum(at - 1, 0)], 0.0)
+            seen = (at > 0) & (self.support_[np.maximum(at - 1, 0)] == values)
+            below = np.where(at > 1, self.cdf_[np.maximum(at - 2, 0)], 0.0)
+            return np.where(seen, below, upper), upper
+        q, lv = self.quantiles_, self.levels_
+        # Interpolating from both ends finds the whole probability range of a tied value.
+        upper = np.interp(values, q, lv)
+        lower = 1.0 - np.interp(-values, -q[::-1], 1.0 - lv[::-1])
+        return lower, upper
 
     def constrain(self, value: Any) -> Constraint:
         """None: null; a number: that value; (low, high): a range, either end None for open."""
@@ -160,9 +190,8 @@ class NumericEncoder(ColumnEncoder):
         if high < seen_low or low > seen_high:
             raise ConditionError(f"column {self.name!r}: {value!r} lies outside the range seen "
                                  f"in the training rows, [{seen_low:g}, {seen_high:g}]")
-        q, lv = self.quantiles_, self.levels_
-        u_low = 1.0 - np.interp(-low, -q[::-1], 1.0 - lv[::-1])  # P(X < low), ties included
-        u_high = np.interp(high, q, lv)                           # P(X <= high)
+        u_low = self._probability_range(np.array([low]))[0][0]    # P(X < low)
+        u_high = self._probability_range(np.array([high]))[1][0]  # P(X <= high)
         # An open end stays open in the model's space too: its Gaussian's tail beyond the
         # grid decodes to the extreme value, which the condition allows.
         z_low = -np.inf if u_low <= 0 else float(ndtri(_EPS + _SCALE * u_low))
@@ -186,6 +215,8 @@ class NumericEncoder(ColumnEncoder):
         meta.update(has_nulls=self.has_nulls, decimals=self.decimals_, specials=self.specials_,
                     whole_range=self.whole_range_)
         arrays.update(levels=self.levels_, quantiles=self.quantiles_)
+        if self.support_ is not None:
+            arrays.update(support=self.support_, cdf=self.cdf_)
         return meta, arrays
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -194,6 +225,7 @@ class NumericEncoder(ColumnEncoder):
         self.specials_ = meta.get("specials", ["null"] if self.has_nulls else [])
         self.whole_range_ = meta.get("whole_range")
         self.levels_, self.quantiles_ = arrays["levels"], arrays["quantiles"]
+        self.support_, self.cdf_ = arrays.get("support"), arrays.get("cdf")
 
 
 def parse_bounds(name: str, value: Any) -> tuple[float, float]:
