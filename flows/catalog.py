@@ -132,7 +132,8 @@ def cmd_show(root: str | None, dataset: str, version: str, as_json: bool) -> int
          f"{'; conditions ' + ' and '.join(conditions) if conditions else ''}"),
         (f"  quality   {_num(scores.get('quality'))} (column shapes "
          f"{_num(scores.get('column_shapes'))}, column pair trends "
-         f"{_num(scores.get('column_pair_trends'))})"),
+         f"{_num(scores.get('column_pair_trends'))}); detection AUC "
+         f"{_num(scores.get('detection_auc'))} (0.5: indistinguishable from real rows)"),
         f"  privacy   gate {_gate(manifest)}",
         (f"            DCR ratio {_num(figures.get('dcr_ratio'))} (>= 1: no closer to "
          f"training rows than unseen real rows are); exact copies "

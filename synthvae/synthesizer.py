@@ -95,6 +95,8 @@ class Synthesizer:
     "boolean", "datetime", "id", "text", "constant"). `device="auto"` trains on a CUDA GPU
     when torch sees one (with bf16 mixed precision where the GPU supports it), else on the
     CPU; the fitted model always ends on the CPU, where sampling runs (`synthvae.fused`).
+    `calibrate=True` matches the sampled rows' class shares (null rates included) to the
+    training rows' after training (`synthvae.calibration`; not under DP).
     The same seed gives the same rows on the same kind of device, not across kinds.
     """
 

@@ -68,6 +68,7 @@ def make_run(synthesizer: Synthesizer, output: Path, *, seed: int = 0, rows: int
         "conditions": [], "train_rows": 400, "holdout_rows": 100,
         "fit": {"epochs_run": 2, "seconds": 1.5},
         "quality": quality, "column_shapes": 0.85, "column_pair_trends": 0.75,
+        "detection": {"auc": 0.55, "holdout_auc": 0.5, "rows": 400, "giveaways": []},
         "privacy": {"dcr_ratio": 1.05, "synthetic_copies": 0, "holdout_copies": 1},
         "privacy_report": {
             "exact_copies": {"excess_copy_rate": 0.0},
@@ -121,7 +122,7 @@ def test_publish_writes_a_complete_verified_version(run_dir, root):
     assert manifest["input"]["sha256"] == hashlib.sha256(ADULT.read_bytes()).hexdigest()
     assert manifest["schema"]["file"] == "schema.yaml"
     assert manifest["scores"] == {"quality": 0.8, "column_shapes": 0.85,
-                                  "column_pair_trends": 0.75}
+                                  "column_pair_trends": 0.75, "detection_auc": 0.55}
     assert manifest["privacy"]["gate"]["passed"] is True
     assert manifest["privacy"]["figures"] == {
         "dcr_ratio": 1.05, "synthetic_copies": 0, "holdout_copies": 1, "excess_copy_rate": 0.0,
