@@ -31,7 +31,7 @@ from synthvae.io import SUPPORTED_SUFFIXES, InputError, read_table  # noqa: E402
 from synthvae.schema import SchemaViolation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNS = ROOT / "runs"
+RUNS = Path.cwd() / "runs"  # outputs go where the user is, as with any command line
 VERSIONED_PACKAGES = ("synthvae", "torch", "numpy", "pandas", "pandera", "sdmetrics", "prefect")
 
 # Tasks write files into fresh folders, so a cached result would point at a folder that is gone.

@@ -91,7 +91,7 @@ DRAFT_SCHEMA_NAME = "schema.draft.yaml"
 MODEL_SCHEMA_NAME = "schema.yaml"
 WORK_FOLDER = ".work"  # in the staging folder; removed before it becomes the output
 MIN_TRAIN_ROWS = 10
-LOG_EVERY_EPOCHS = 10
+LOG_EVERY_SECONDS = 5.0  # training progress lines at most this often
 SCORE_ROWS = 200_000  # synthetic rows read back for scoring; each score subsamples further
 PRIVACY_ATTACKS = 5000  # attack targets per side: the risk intervals narrow to about ±0.07
 SCORES_ARTIFACT = "synthvae-scores"
@@ -167,11 +167,17 @@ def fit_model(
         **options,
     )
 
+    last_logged = [-LOG_EVERY_SECONDS]
+
     def log_progress(stats) -> None:
-        if stats.epoch == 1 or stats.epoch % LOG_EVERY_EPOCHS == 0:
+        # Every few seconds, whatever an epoch costs: a slow table's epochs are minutes apart
+        # in tens, a small table's ten epochs take a second.
+        if stats.seconds - last_logged[0] >= LOG_EVERY_SECONDS:
+            last_logged[0] = stats.seconds
             logger.info(
-                "epoch %d: train loss %.3f, validation loss %.3f, KL %.2f (%.0f s)",
+                "epoch %d of at most %d: train loss %.3f, validation loss %.3f, KL %.2f (%.0f s)",
                 stats.epoch,
+                synthesizer.train_config_.epochs,
                 stats.train_loss,
                 stats.val_loss,
                 stats.kl,
@@ -611,8 +617,9 @@ HELP = {
     "max_seconds": "training time budget in seconds",
     "holdout_fraction": "share of the real rows held back from training to score privacy",
     "where": (
-        "a condition every synthetic row meets, repeatable: COLUMN=VALUE (income=>50K), "
-        "COLUMN=A|B, COLUMN=LOW..HIGH (age=30..40, open end: age=65..), COLUMN=<null>"
+        "a condition every synthetic row meets, repeatable, quoted for the shell: "
+        "'COLUMN=VALUE' ('income=>50K'), 'COLUMN=A|B', COLUMN=LOW..HIGH (age=30..40, open "
+        "end: age=65..), 'COLUMN=<null>'"
     ),
     "sensitive": (
         "a column whose values must not be inferable (attribute-inference attack and "

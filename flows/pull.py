@@ -2,7 +2,7 @@
 
     python -m flows.pull --dataset adult --rows 5000 --out qa.csv
     python -m flows.pull --dataset adult --version 3 --rows 5000 --pick random --seed 7
-    python -m flows.pull --dataset adult --rows 2000 --where income=>50K --where age=30..40
+    python -m flows.pull --dataset adult --rows 2000 --where 'income=>50K' --where age=30..40
 
 Rows come one of two ways:
 
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rows", type=positive_int, default=None,
                         help="number of rows (default: as many as the version published)")
     parser.add_argument("--where", action="append", default=None, metavar="COL=VAL",
-                        help="a condition every row meets, repeatable (income=>50K, "
+                        help="a condition every row meets, repeatable ('income=>50K', "
                         "age=30..40, sex=Female|Male, col=<null>); implies --fresh")
     parser.add_argument("--fresh", action="store_true",
                         help="draw new rows from the saved model instead of slicing the "

@@ -122,6 +122,8 @@ def versions(dataset: str, root: str | os.PathLike | None = None) -> list[str]:
         raise NotFoundError(
             f"unknown dataset {dataset!r} {where}; "
             + (f"datasets: {', '.join(known)}" if known else "the catalog is empty")
+            + f"; publish a run with `python -m flows.generate --publish {dataset}` "
+              "(or schedule one with flows.deploy)"
         )
     return [str(n) for n in found]
 

@@ -60,6 +60,10 @@ def detection(
     both = pd.concat([real[columns].sample(k, random_state=seed),
                       synthetic[columns].sample(k, random_state=seed)], ignore_index=True)
     features = _features(both, real, metadata, k)
+    if features.shape[1] == 0:
+        return {"auc": None, "rows": int(k), "giveaways": [],
+                "not_available": "no column to compare: every scored column is null throughout",
+                "seconds": round(time.perf_counter() - start, 2)}
     labels = np.r_[np.zeros(k), np.ones(k)]
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
     proba = np.empty(len(labels))
@@ -91,7 +95,10 @@ def _features(both: pd.DataFrame, real: pd.DataFrame, metadata: dict, k: int) ->
             labels = values.astype(object).where(values.notna(), "__null__").astype(str)
             top = labels.iloc[:k].value_counts().index[:TOP_CATEGORIES]
             out[name] = pd.Categorical(labels.where(labels.isin(top), "__other__"))
-    return pd.DataFrame(out)
+    features = pd.DataFrame(out)
+    # A number that is null in every row of both sides tells nothing apart, and the trees'
+    # binning cannot take a column with no value at all.
+    return features.loc[:, features.notna().any()]
 
 
 def _giveaways(model, features: pd.DataFrame, labels: np.ndarray, seed: int) -> list[dict]:

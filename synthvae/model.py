@@ -35,15 +35,15 @@ class VAEConfig:
     n_continuous: int = 0
     cardinalities: list[int] = field(default_factory=list)
     latent_dim: int = 32
-    hidden_dim: int = 256
-    n_blocks: int = 2          # residual blocks in the encoder and in the decoder
+    hidden_dim: int = 64
+    n_blocks: int = 1          # residual blocks in the encoder and in the decoder
     embedding_dim: int = 16    # per discrete input column, in the encoder
-    head_dim: int = 128        # width of the autoregressive output heads
+    head_dim: int = 64         # width of the autoregressive output heads
     head_layers: int = 0       # extra residual layers in the heads, shared by every slot
     slot_order: list[int] = field(default_factory=list)  # decoding order; empty: as laid out
-    free_bits: float = 0.0     # nats of KL per row not charged (spread over the dimensions)
+    free_bits: float = 4.0     # nats of KL per row not charged (spread over the dimensions)
     encoder_dropout: float = 0.0  # share of inputs hidden from the encoder while training
-    value_bins: int = 0        # bins of each continuous value's context embedding; 0: linear only
+    value_bins: int = 32       # bins of each continuous value's context embedding; 0: linear only
     bin_edges: list[list[float]] = field(default_factory=list)  # per continuous slot, value_bins - 1
     dropout: float = 0.0
 

@@ -6,6 +6,7 @@ reproducible (child seeds are derived with numpy's SeedSequence; no global RNG i
 """
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -100,12 +101,16 @@ class Synthesizer:
     The same seed gives the same rows on the same kind of device, not across kinds.
     """
 
-    def __init__(self, *, epochs: int | None = None, batch_size: int = 1024, latent_dim: int = 32,
-                 hidden_dim: int = 64, n_blocks: int = 1, head_dim: int = 64,
-                 head_layers: int = 0, value_bins: int = 32, beta: float = 1.0,
-                 free_bits: float = 4.0, dp_epsilon: float | None = None,
+    # Model and training defaults live in VAEConfig and TrainConfig, and only there.
+    def __init__(self, *, epochs: int | None = None, batch_size: int = TrainConfig.batch_size,
+                 latent_dim: int = VAEConfig.latent_dim, hidden_dim: int = VAEConfig.hidden_dim,
+                 n_blocks: int = VAEConfig.n_blocks, head_dim: int = VAEConfig.head_dim,
+                 head_layers: int = VAEConfig.head_layers,
+                 value_bins: int = VAEConfig.value_bins, beta: float = TrainConfig.beta,
+                 free_bits: float = VAEConfig.free_bits, dp_epsilon: float | None = None,
                  dp_delta: float | None = None, dp_max_grad_norm: float = 1.0,
-                 learning_rate: float = 3e-3, patience: int = 20,
+                 learning_rate: float = TrainConfig.learning_rate,
+                 patience: int = TrainConfig.patience,
                  validation_fraction: float = 0.1, max_seconds: float | None = None,
                  prior_components: int = 20, calibrate: bool = True, column_kinds: dict[str, str] | None = None,
                  random_state: int | None = None, verbose: bool = False,
@@ -631,11 +636,9 @@ def _kl_warmup_epochs(epochs: int) -> int:
     return int(np.clip(round(epochs / 5), 1, 10))
 
 
-_PARAMS = ("epochs", "batch_size", "latent_dim", "hidden_dim", "n_blocks", "head_dim",
-           "head_layers", "value_bins", "beta", "free_bits", "dp_epsilon", "dp_delta",
-           "dp_max_grad_norm",
-           "learning_rate", "patience", "validation_fraction", "max_seconds",
-           "prior_components", "calibrate", "column_kinds", "random_state", "verbose", "device")
+# As scikit-learn does: the parameters are the constructor's.
+_PARAMS = tuple(name for name in inspect.signature(Synthesizer.__init__).parameters
+                if name != "self")
 
 
 def _check_table(df: pd.DataFrame) -> None:

@@ -26,8 +26,8 @@ WARMUP_SHARE = 0.05  # of the optimiser steps, spent raising the learning rate t
 @dataclass
 class TrainConfig:
     epochs: int = 300
-    batch_size: int = 512
-    learning_rate: float = 2e-3
+    batch_size: int = 1024
+    learning_rate: float = 3e-3
     weight_decay: float = 1e-5
     beta: float = 1.0
     kl_warmup_epochs: int = 10

@@ -242,7 +242,8 @@ def test_refuses_unsafe_dataset_names(run_dir, root, name):
 
 
 def test_unknown_dataset_and_version_list_what_exists(run_dir, root):
-    with pytest.raises(NotFoundError, match="the catalog is empty"):
+    with pytest.raises(NotFoundError,
+                       match="the catalog is empty; publish a run with .*--publish adult"):
         load_manifest("adult", root=root)
     publish(run_dir, "adult", root)
     publish(run_dir, "adult", root)

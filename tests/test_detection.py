@@ -65,3 +65,16 @@ def test_dates_infinities_and_nulls_are_features_not_errors():
 def test_real_rows_name_no_giveaway(halves):
     real, other = halves
     assert detection(real, other, sdmetrics_metadata(real))["giveaways"] == []
+
+
+def test_a_column_null_everywhere_is_left_out_not_an_error(halves):
+    real, other = halves
+    real, other = real.assign(empty=np.nan), other.assign(empty=np.nan)
+    found = detection(real, other, sdmetrics_metadata(real))
+    assert 0.42 <= found["auc"] <= 0.58
+
+
+def test_nothing_but_null_columns_is_not_scored():
+    empty = pd.DataFrame({"x": [np.nan] * 50})
+    found = detection(empty, empty, {"columns": {"x": {"sdtype": "numerical"}}})
+    assert found["auc"] is None and "null throughout" in found["not_available"]

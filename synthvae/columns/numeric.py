@@ -71,7 +71,9 @@ class NumericEncoder(ColumnEncoder):
         self.decimals_ = _decimals(observed)
         self.support_, self.cdf_ = None, None
         support, counts = np.unique(observed, return_counts=True)
-        if 0 < len(support) <= DISCRETE_MAX_VALUES and \
+        # Past 2**53 float64 values are not the integers they stand for; whole numbers there
+        # keep the grid, whose decoding _exact_whole makes exact.
+        if 0 < len(support) <= DISCRETE_MAX_VALUES and np.abs(support).max() <= 2**53 and \
                 len(observed) >= DISCRETE_MIN_REPEATS * len(support):
             self.support_, self.cdf_ = support, np.cumsum(counts) / counts.sum()
         return self
