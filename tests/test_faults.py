@@ -201,7 +201,10 @@ def start_run(sample_csv: Path, output: Path, env: dict[str, str]) -> subprocess
     return subprocess.Popen(
         [sys.executable, "-m", "flows.generate", "--input", str(sample_csv), "--schema",
          str(ADULT_SCHEMA), "--output", str(output), "--epochs", "1000", "--rows", "300"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # As at a terminal: a suite started in the background (`cmd &`, nohup) inherits an
+        # ignored SIGINT, which the run rightly keeps ignoring.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_real_rows_in_staging(run: subprocess.Popen, output: Path) -> Path:
