@@ -85,6 +85,8 @@ def main() -> int:
     parser.add_argument("--no-score", action="store_true", help="checks only, no yardstick")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", type=Path, help="write each table's library rows here (Parquet)")
+    parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                        help="a Synthesizer parameter for the library runs (rules=false, say)")
     args = parser.parse_args()
 
     yardstick = None
@@ -92,6 +94,14 @@ def main() -> int:
         sys.path.insert(0, str(args.yardstick))
         import score as yardstick  # noqa: PLC0415
 
+    params = {"epochs": args.epochs} if args.epochs else {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        try:  # numbers, true/false, null; anything else is a string
+            params[key] = json.loads(value.lower() if value.lower() in ("true", "false", "null")
+                                     else value)
+        except ValueError:
+            params[key] = value
     names = args.only or sorted(p.name for p in args.datasets.iterdir()
                                 if (p / "train.csv.gz").exists())
     results = []
@@ -105,10 +115,12 @@ def main() -> int:
             problems, synth = [], None
             start = time.perf_counter()
             try:
-                model = Synthesizer(random_state=0, **({"epochs": args.epochs} if args.epochs else {}))
+                model = Synthesizer(random_state=0, **params)
                 model.fit(train)
                 row["fit_s"] = round(time.perf_counter() - start, 1)
                 synth = model.sample(len(train))
+                broken = model.rules_.violations(synth, model.encoder_)
+                row["rules"], row["rule_violations"] = len(broken), sum(broken)
             except Exception as err:  # noqa: BLE001 - a crash is a result to report
                 problems.append(f"library raised {type(err).__name__}: {' '.join(str(err).split())[:300]}")
             if synth is not None:
@@ -121,7 +133,9 @@ def main() -> int:
                     row.update(score(yardstick, train, test, synth))
             row["library"] = problems
             print(f"{name} library: fit {row.get('fit_s')} s {row.get('quality')} "
-                  f"det {row.get('detection')} {problems or 'ok'}", flush=True)
+                  f"det {row.get('detection')} rules {row.get('rules')} "
+                  f"(rows breaking them {row.get('rule_violations')}) {problems or 'ok'}",
+                  flush=True)
         if args.mode in ("flow", "both"):
             problems = []
             with tempfile.TemporaryDirectory(prefix=f"corpus-{name}-") as tmp:
@@ -142,8 +156,8 @@ def main() -> int:
         results.append(row)
 
     print("\n| table | rows x cols | fit s | quality (real holdout) | detection AUC (real holdout)"
-          " | null drift | DCR | flow | checks |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          " | null drift | DCR | rules (rows breaking) | flow | checks |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         checks = [f"library: {p}" for p in r.get("library", [])] + \
             [f"flow: {p}" for p in r.get("flow", [])]
@@ -151,7 +165,7 @@ def main() -> int:
               f"{r.get('quality', '')} ({r.get('quality_holdout', '')}) | "
               f"**{r.get('detection', '')}** ({r.get('detection_holdout', '')}) | "
               f"{max(r.get('null_drift', 0), r.get('flow_null_drift', 0)):.3f} | "
-              f"{r.get('dcr', '')} | "
+              f"{r.get('dcr', '')} | {r.get('rules', '')} ({r.get('rule_violations', '')}) | "
               f"{r.get('flow_exit', '')} | {'; '.join(checks) or 'ok'} |")
     detections = [r["detection"] for r in results if "detection" in r]
     if detections:

@@ -96,8 +96,8 @@ SCORE_ROWS = 200_000  # synthetic rows read back for scoring; each score subsamp
 PRIVACY_ATTACKS = 5000  # attack targets per side: the risk intervals narrow to about ±0.07
 SCORES_ARTIFACT = "synthvae-scores"
 REPORT_ARTIFACT = "synthvae-report"
-SCORE_KEYS = ("quality", "column_shapes", "column_pair_trends", "detection", "columns",
-              "pairs_worst", "pairs_counted", "pairs_total", "not_available", "subsampled")  # fmt: skip
+SCORE_KEYS = ("quality", "column_shapes", "column_pair_trends", "detection", "rules",
+              "columns", "pairs_worst", "pairs_counted", "pairs_total", "not_available", "subsampled")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- tasks
@@ -285,6 +285,8 @@ def score_synthetic(
     scores["detection"] = detection(real, synthetic_rows, metadata, seed=seed)
     floor = detection(real, unseen, metadata, seed=seed) if unseen is not None else None
     scores["detection"]["holdout_auc"] = floor and floor["auc"]
+    model = Synthesizer.load(model_dir)
+    scores["rules"] = model.rules_.report(real, synthetic_rows, model.encoder_)
     privacy = None
     if unseen is not None:
         privacy = privacy_report(
@@ -804,6 +806,8 @@ def summary(report: dict[str, Any], wall_seconds: float, draft: bool = False) ->
     )
     lines += [f"    {line}" for line in _scope_notes(report)]
     lines.append(_detection_line(report.get("detection") or {}))
+    if report.get("rules"):
+        lines.append(_rules_line(report["rules"]))
     if privacy:
         lines.append(
             f"  privacy: DCR ratio {_fmt(privacy['dcr_ratio'])} (synthetic vs unseen real rows; "
@@ -853,6 +857,15 @@ def _detection_line(found: dict[str, Any]) -> str:
         line += "; most telling: " + ", ".join(
             f"{g['column']} (-{g['auc_drop']:.3f})" for g in found["giveaways"][:3])
     return line
+
+
+def _rules_line(rules: list[dict[str, Any]]) -> str:
+    broken = [r for r in rules if r["synthetic_violation_rate"] > 0]
+    return (f"  rules every training row keeps: {len(rules)}, "
+            + (f"broken in synthetic rows: " + "; ".join(
+                f"{r['rule']} ({r['synthetic_violation_rate']:.2%})" for r in broken[:3])
+               if broken else "kept in every synthetic row")
+            + " (report.json: rules)")
 
 
 def _check_input(params: dict[str, Any]) -> bool:

@@ -136,6 +136,7 @@ def render_report(
             _header(title, report, len(real), len(synthetic)),
             _summary_section(report),
             _privacy_section(report),
+            _rules_section(report),
             _columns_section(views, report, len(real_rows), len(synthetic_rows)),
             _pairs_section(columns, resolved, real_rows, synthetic_rows, report),
             _provenance_section(report),
@@ -1290,6 +1291,27 @@ def _timings_table(timings: dict) -> str:
             bar = f'<span class="tbar" style="width:{min(value / total, 1) * 200:.0f}px"></span>'
         rows.append(f"<tr><th>{_e(key)}</th><td class=num>{_fmt(value)} s</td><td>{bar}</td></tr>")
     return f'<table class="kv">{"".join(rows)}</table>'
+
+
+def _rules_section(report) -> str:
+    rules = report.get("rules")
+    if not isinstance(rules, list) or not rules:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(r.get('rule'))}</td><td>{_e(r.get('kind'))}</td>"
+        f"<td class=num>{_fmt(r.get('support'))}</td>"
+        f"<td class=num>{_pct(r.get('real_violation_rate'))}</td>"
+        f"<td class=num>{_pct(r.get('synthetic_violation_rate'))}</td></tr>"
+        for r in rules if isinstance(r, dict))
+    return ('<section id="rules"><h2>Rules</h2><p class="muted">Rules every training row '
+            "keeps, found at fit time; sampling makes every synthetic row keep them too.</p>"
+            "<table><tr><th>rule</th><th>kind</th><th>rows seen</th><th>real rows breaking it"
+            f"</th><th>synthetic rows breaking it</th></tr>{rows}</table></section>")
+
+
+def _pct(value) -> str:
+    value = _float(value)
+    return "n/a" if value is None else f"{value:.2%}"
 
 
 def _provenance_section(report) -> str:

@@ -47,6 +47,7 @@ from .io import InputError, ordered_map  # noqa: E402
 from .memory import concat_chunks, small_pages  # noqa: E402
 from .model import VAE, Constraints, VAEConfig  # noqa: E402
 from .prior import GaussianMixturePrior  # noqa: E402
+from .rules import RuleSet, discover  # noqa: E402
 from .schema import SchemaViolation  # noqa: E402
 from .dp import check_privacy_budget, default_delta, train_private  # noqa: E402
 from .train import EpochStats, TrainConfig, train  # noqa: E402
@@ -98,6 +99,9 @@ class Synthesizer:
     CPU; the fitted model always ends on the CPU, where sampling runs (`synthvae.fused`).
     `calibrate=True` matches the sampled rows' class shares (null rates included) to the
     training rows' after training (`synthvae.calibration`; not under DP).
+    `rules=True` finds the rules every training row keeps (a column that equals another,
+    is determined by one or two others or is a part of a date; two columns kept in order)
+    and makes every sampled row keep them (`synthvae.rules`, `rules_`; not under DP).
     The same seed gives the same rows on the same kind of device, not across kinds.
     """
 
@@ -112,7 +116,8 @@ class Synthesizer:
                  learning_rate: float = TrainConfig.learning_rate,
                  patience: int = TrainConfig.patience,
                  validation_fraction: float = 0.1, max_seconds: float | None = None,
-                 prior_components: int = 20, calibrate: bool = True, column_kinds: dict[str, str] | None = None,
+                 prior_components: int = 20, calibrate: bool = True, rules: bool = True,
+                 column_kinds: dict[str, str] | None = None,
                  random_state: int | None = None, verbose: bool = False,
                  device: str = "auto"):
         self.epochs = epochs
@@ -134,6 +139,7 @@ class Synthesizer:
         self.max_seconds = max_seconds
         self.prior_components = prior_components
         self.calibrate = calibrate
+        self.rules = rules
         self.column_kinds = column_kinds
         self.random_state = random_state
         self.verbose = verbose
@@ -187,9 +193,13 @@ class Synthesizer:
         with torch.random.fork_rng(devices=[]):  # initialisation draws from the global generator
             torch.manual_seed(torch_seed)
             self.model_ = VAE(self.model_config_)
+        # Rules read the real rows beyond what the model learns: not under DP.
+        encoded = time.perf_counter()
+        self.rules_ = discover(df, self.encoder_) if self.rules and not private else RuleSet([])
         report = on_epoch or (self._log_epoch if self.verbose else None)
         train_data = (continuous[fit_rows], discrete[fit_rows])
-        self.fit_timings_ = {"encoders": round(time.perf_counter() - start, 2)}
+        self.fit_timings_ = {"encoders": round(encoded - start, 2),
+                             "rules": round(time.perf_counter() - encoded, 2)}
         self.calibration_ = None
         if private:
             self.history_, self.dp_epsilon_spent_ = train_private(
@@ -301,8 +311,9 @@ class Synthesizer:
             if not isinstance(conditions, dict):
                 raise ConditionError(f"conditions must be a dict of column: value, got "
                                      f"{type(conditions).__name__}")
+            conditions, unruled = self.rules_.through_sources(conditions, self.encoder_)
             classes, intervals, per_column = self.encoder_.constrain(conditions)
-            constraint = (as_constraints(classes, intervals), per_column)
+            constraint = (as_constraints(classes, intervals), per_column, unruled)
         if random_state is None:
             seed = np.random.SeedSequence([self._sample_seed, self._draws])
             self._draws += 1
@@ -312,7 +323,7 @@ class Synthesizer:
                             threads or usable_cores())
 
     def _chunks(self, n: int, seed: np.random.SeedSequence,
-                constraint: tuple[Constraints, dict] | None, start: int = 0,
+                constraint: tuple[Constraints, dict, set[str]] | None, start: int = 0,
                 as_category: bool = False, threads: int = 1) -> Iterator[pd.DataFrame]:
         """Chunks with fixed seeds (so rows do not depend on how or where they are drawn),
         with id columns unique across the whole stream. Chunk i's seed is the seed's child
@@ -348,7 +359,7 @@ class Synthesizer:
 
     @torch.no_grad()
     def _sample_chunk(self, n: int, seed: np.random.SeedSequence,
-                      constraint: tuple[Constraints, dict] | None = None,
+                      constraint: tuple[Constraints, dict, set[str]] | None = None,
                       ids: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                       as_category: bool = False) -> pd.DataFrame:
         rng = np.random.default_rng(seed)
@@ -356,12 +367,13 @@ class Synthesizer:
         if constraint is None:
             z = torch.from_numpy(self.prior_.sample(n, rng))
             continuous, discrete, _ = self.model_.generate(z, generator)
-            return self.encoder_.decode(continuous.numpy(), discrete.numpy(), rng, ids,
-                                        as_category)
-        constraints, per_column = constraint
+            return self.rules_.apply(self.encoder_.decode(continuous.numpy(), discrete.numpy(),
+                                                          rng, ids, as_category), self.encoder_)
+        constraints, per_column, unruled = constraint
         continuous, discrete, self.last_pool_ = draw_conditioned(
             self.model_, self.prior_, n, constraints, rng, generator)
-        rows = self.encoder_.decode(continuous, discrete, rng, ids, as_category)
+        rows = self.rules_.apply(self.encoder_.decode(continuous, discrete, rng, ids, as_category),
+                                 self.encoder_, skip=unruled)
         for name, c in per_column.items():
             if c.enforce is not None:
                 rows[name] = c.enforce(rows[name], rng)
@@ -403,7 +415,8 @@ class Synthesizer:
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
         continuous, discrete, _ = self.model_.generate(torch.from_numpy(z), generator,
                                                        greedy=not sample)
-        return self.encoder_.decode(continuous.numpy(), discrete.numpy(), rng)
+        return self.rules_.apply(self.encoder_.decode(continuous.numpy(), discrete.numpy(), rng),
+                                 self.encoder_)
 
     def interpolate(self, row_a: pd.DataFrame | pd.Series | dict, row_b: pd.DataFrame | pd.Series | dict,
                     steps: int = 10) -> pd.DataFrame:
@@ -524,7 +537,7 @@ class Synthesizer:
             "sample_seed": self._sample_seed, "n_rows": self.n_rows_,
             "fit_seconds": self.fit_seconds_, "history": [asdict(h) for h in self.history_],
             "dp": {"epsilon_spent": self.dp_epsilon_spent_, "delta": self.dp_delta_},
-            "calibration": self.calibration_,
+            "calibration": self.calibration_, "rules": self.rules_.to_list(),
         }
         save_tensors({k: v.contiguous() for k, v in self.model_.state_dict().items()},
                      str(path / "model.safetensors"))
@@ -563,6 +576,7 @@ class Synthesizer:
             dp = meta.get("dp") or {}
             self.dp_epsilon_spent_, self.dp_delta_ = dp.get("epsilon_spent"), dp.get("delta")
             self.calibration_ = meta.get("calibration")  # absent from older models
+            self.rules_ = RuleSet.from_list(meta.get("rules"))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
             raise ModelFileError(f"{meta_file} and {path / 'arrays.safetensors'} do not make "
                                  f"a synthesizer ({_first_line(err)}); save the model again"

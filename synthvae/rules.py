@@ -1,0 +1,540 @@
+"""Rules every training row keeps, found at fit time and kept by construction when sampling.
+
+A VAE learns distributions, not rules: a column that is a function of another (an occupation
+code's prestige score, a school's district) comes back consistent in most rows, not all, and
+a classifier tells the synthetic rows apart by the few that break it. So `discover` looks for
+rules that hold in every training row and are too well supported to hold by chance, and
+`RuleSet.apply` rewrites each sampled chunk so that they hold there too:
+
+- `equal`: a column that equals another in every row (nulls included) is copied from it;
+- `lookup`: a column determined by one or two others whose sampled values are always seen
+  ones (categories, booleans, numbers with few values) is looked up from them;
+- `date_part`: a number that is the year, month, day... of a date column is computed from it;
+- `order`: a pair of numbers (or dates of one form) kept in order (`low <= high`) is put in
+  order by swapping the two values where the model drew them the wrong way round.
+
+The model still learns every column, so the dependent columns' marginals stay those the
+model drew for their sources, and conditions on a dependent column can be met through its
+source. Rules are data (JSON), saved with the model.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+import numpy as np
+import pandas as pd
+
+from .columns.base import ConditionError
+from .columns.datetime import DatetimeEncoder
+from .columns.numeric import NumericEncoder
+from .columns.table import TableEncoder
+
+# A rule must be far too well supported to hold by chance: with about C**2 column pairs
+# tried, 1e-9 keeps the chance of one spurious rule on a 100-column table near 1e-5.
+CHANCE = 1e-9
+MAX_PAIR_LEVELS = 100  # two-column determinants are tried among columns with few values only
+MAX_PAIR_COLUMNS = 40
+# Zones tried first when looking for the clock of local hour columns, then every other one.
+ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+         "Europe/London", "Europe/Paris", "Europe/Berlin", "Asia/Tokyo", "Asia/Shanghai",
+         "Asia/Kolkata", "Australia/Sydney", "America/Sao_Paulo"]
+ZONE_PROBE_ROWS = 500
+PARTS = ("year", "month", "day", "hour", "minute", "second", "dayofweek", "dayofyear", "quarter")
+_NULL = "\x00null"  # a null as a lookup key (NaN is not equal to itself)
+
+
+@dataclass
+class Rule:
+    """One rule: `kind`, the columns it reads (`sources`) and the one it sets (`target`);
+    for `order`, sources = [low] and target = high. `support`: training rows it was seen in."""
+
+    kind: str
+    sources: list[str]
+    target: str
+    support: int
+    part: str | None = None  # date_part's part
+    zone: str | None = None  # date_part's clock, when not the column's own
+    keys: list[list[Any]] = field(default_factory=list)  # lookup's source values, per entry
+    values: list[Any] = field(default_factory=list)  # lookup's target value, per entry
+
+    def describe(self) -> str:
+        src = ", ".join(self.sources)
+        return {"equal": f"{self.target} = {src}",
+                "lookup": f"{self.target} is determined by {src}",
+                "date_part": f"{self.target} = {self.part} of {src}"
+                + (f" in {self.zone}" if self.zone else ""),
+                "order": f"{src} <= {self.target}"}[self.kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RuleSet:
+    """Rules in the order they are applied (a rule's sources are final before it runs)."""
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        self._lookups: dict[int, tuple[list[pd.Index], pd.Index, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [r.to_dict() for r in self.rules]
+
+    @classmethod
+    def from_list(cls, items: list[dict[str, Any]] | None) -> RuleSet:
+        return cls([Rule(**item) for item in items or []])
+
+    def targets(self) -> set[str]:
+        return {r.target for r in self.rules if r.kind != "order"}
+
+    def apply(self, rows: pd.DataFrame, encoder: TableEncoder,
+              skip: set[str] | frozenset = frozenset()) -> pd.DataFrame:
+        """`rows` (decoded from the model) with every rule made to hold, in place, but those
+        setting a column in `skip` (see `through_sources`)."""
+        if not self.rules or not len(rows):
+            return rows
+        encoders = {e.name: e for e in encoder.encoders_}
+        # Orders first: their columns are no rule's target, but may be a lookup's source.
+        orders = [r for r in self.rules if r.kind == "order"]
+        if orders:
+            _put_in_order(rows, orders, encoders)
+        for i, r in enumerate(self.rules):
+            if r.target in skip:
+                continue
+            if r.kind == "equal":
+                rows[r.target] = _cast_like(rows[r.sources[0]].astype(object).to_numpy(),
+                                            rows[r.target])
+            elif r.kind == "lookup":
+                rows[r.target] = self._lookup(i, r, rows)
+            elif r.kind == "date_part":
+                part = _date_part(encoders[r.sources[0]], rows[r.sources[0]], r.part, r.zone)
+                rows[r.target] = _cast_like(part, rows[r.target])
+        return rows
+
+    def _lookup(self, i: int, r: Rule, rows: pd.DataFrame) -> pd.Series:
+        if i not in self._lookups:
+            levels = [pd.Index(pd.unique(np.array([_key(k[j]) for k in r.keys], dtype=object)))
+                      for j in range(len(r.sources))]
+            combined = _combine([lv.get_indexer([_key(k[j]) for k in r.keys])
+                                 for j, lv in enumerate(levels)], levels)
+            self._lookups[i] = (levels, pd.Index(combined),
+                                np.array([np.nan if v is None else v for v in r.values], object))
+        levels, index, values = self._lookups[i]
+        codes = [_codes(rows[s], lv) for s, lv in zip(r.sources, levels)]
+        found = index.get_indexer(_combine(codes, levels))
+        found[np.any([c < 0 for c in codes], axis=0)] = -1
+        out = rows[r.target].astype(object).to_numpy(copy=True)
+        hit = found >= 0
+        out[hit] = values[found[hit]]
+        return _cast_like(out, rows[r.target])
+
+    def through_sources(self, conditions: dict[str, Any], encoder: TableEncoder
+                        ) -> tuple[dict[str, Any], set[str]]:
+        """Conditions on a column a rule sets, passed on to the rule's source: the source
+        values whose looked-up (or copied) value meets the condition. Returns the conditions
+        and the columns whose rule cannot be passed on that way (a two-column lookup, a date
+        part, a source with continuous values): for those the condition is met and the rule
+        is not applied."""
+        conditions = dict(conditions)
+        encoders = {e.name: e for e in encoder.encoders_}
+        unruled: set[str] = set()
+        for r in reversed(self.rules):  # last first: a condition passed on may pass on again
+            if r.kind == "order" or r.target not in conditions or r.target not in encoders:
+                continue
+            source = r.sources[0]
+            if r.kind == "equal":
+                conditions.setdefault(source, conditions[r.target])
+                continue
+            if r.kind != "lookup" or len(r.sources) > 1 or not _closed(encoders[source]) \
+                    or isinstance(encoders[source], NumericEncoder):
+                unruled.add(r.target)
+                continue
+            wanted = encoders[r.target].constrain(conditions[r.target])
+            keys = pd.Series([k[0] for k in r.keys], dtype=object)
+            ok = wanted.matches(pd.Series(r.values, dtype=object))
+            if source in conditions:
+                ok &= encoders[source].constrain(conditions[source]).matches(keys)
+            if not ok.any():
+                raise ConditionError(
+                    f"conditions on {r.target!r} and {source!r} cannot both hold: in every "
+                    f"training row {r.target!r} is determined by {source!r}")
+            conditions[source] = [None if pd.isna(k) else k for k in keys[ok]]
+        return conditions, unruled
+
+    def violations(self, df: pd.DataFrame, encoder: TableEncoder) -> list[int]:
+        """Per rule, how many rows of `df` break it."""
+        encoders = {e.name: e for e in encoder.encoders_}
+        return [int(_broken(r, df, encoders).sum()) for r in self.rules]
+
+    def report(self, real: pd.DataFrame, synthetic: pd.DataFrame, encoder: TableEncoder
+               ) -> list[dict[str, Any]]:
+        """Each rule with its violation rate in `real` and `synthetic` rows."""
+        rates = []
+        for r, n_real, n_synth in zip(self.rules, self.violations(real, encoder),
+                                      self.violations(synthetic, encoder)):
+            rates.append({"rule": r.describe(), "kind": r.kind, "sources": r.sources,
+                          "target": r.target, "support": r.support,
+                          "real_violation_rate": round(n_real / max(1, len(real)), 6),
+                          "synthetic_violation_rate": round(n_synth / max(1, len(synthetic)), 6)})
+        return rates
+
+
+# ------------------------------------------------------------------ discovery
+def discover(df: pd.DataFrame, encoder: TableEncoder) -> RuleSet:
+    """The rules every row of `df` keeps, each too well supported to hold by chance."""
+    n = len(df)
+    if n < 20:
+        return RuleSet([])
+    encoders = {e.name: e for e in encoder.encoders_}
+    usable = [c for c in df.columns if encoders[c].kind not in ("id", "text", "constant")]
+    codes = {c: pd.factorize(df[c], use_na_sentinel=False)[0] for c in usable}
+    n_levels = {c: int(codes[c].max()) + 1 for c in usable}
+    closed = [c for c in usable if _closed(encoders[c])]
+    plain = {c for c in usable if _json_plain(df[c])}
+    groups = _Groups(codes)
+    parts = _Parts(df, encoders)
+    # Determinants come before what they determine: more distinct values first, and of two
+    # columns in one-to-one correspondence, the one whose sampled values are seen ones.
+    order = sorted(usable, key=lambda c: (-n_levels[c], c not in closed,
+                                          list(df.columns).index(c)))
+    rank = {c: i for i, c in enumerate(order)}
+    rules: list[Rule] = []
+    derived: set[str] = set()
+    for target in order:
+        if n_levels[target] < 2:
+            continue
+        rule = (_find_equal(df, target, order[:rank[target]], codes)
+                or _find_date_part(df, target, encoders, parts)
+                or (_find_lookup(df, target, [c for c in closed if rank[c] < rank[target]],
+                                 codes, n_levels, groups) if target in plain else None))
+        if rule is not None:
+            rules.append(rule)
+            derived.add(target)
+    read = {s for r in rules for s in r.sources}
+    targets = [c for c in usable if c in plain and n_levels[c] > 1
+               and c not in derived and c not in read]
+    small = sorted((c for c in closed if 1 < n_levels[c] <= MAX_PAIR_LEVELS),
+                   key=lambda c: n_levels[c])[:MAX_PAIR_COLUMNS]
+    for a, b, target in _pair_lookups(df, targets, small, codes, n_levels):
+        rules.append(_lookup_rule(df, [a, b], target))
+        derived.add(target)
+    orders = _find_orders(df, [c for c in usable if c not in derived], encoders)
+    return RuleSet(orders + rules)
+
+
+class _Groups:
+    """Per column, its rows sorted by value and which neighbours share one (cached)."""
+
+    def __init__(self, codes: dict[str, np.ndarray]):
+        self.codes, self._cache = codes, {}
+
+    def pure(self, source: str, target: np.ndarray) -> bool:
+        """Whether `target` takes one value per value of `source`."""
+        if source not in self._cache:
+            order = np.argsort(self.codes[source], kind="stable")
+            k = self.codes[source][order]
+            self._cache[source] = order, k[1:] == k[:-1]
+        order, same = self._cache[source]
+        t = target[order]
+        return not np.any(same & (t[1:] != t[:-1]))
+
+
+class _Parts:
+    """Date parts of the date columns, computed once each, on each clock they may be read on."""
+
+    def __init__(self, df: pd.DataFrame, encoders: dict):
+        self.df, self.encoders, self._cache = df, encoders, {}
+        self.sources = [c for c, e in encoders.items() if isinstance(e, DatetimeEncoder)]
+        self._clocks: dict[str, list[str | None]] = {}
+
+    def get(self, source: str, part: str, zone: str | None = None) -> np.ndarray:
+        if (source, part, zone) not in self._cache:
+            self._cache[source, part, zone] = _date_part(self.encoders[source], self.df[source],
+                                                         part, zone)
+        return self._cache[source, part, zone]
+
+    def clocks(self, source: str) -> list[str | None]:
+        """The column's own clock, and for a column of zoned instants the first time zone
+        in which some numeric column is its hour (exported data often carries UTC
+        instants beside local year, month, day and hour columns, as nyc_weather does)."""
+        if source not in self._clocks:
+            self._clocks[source] = [None] + self._zone_of_hours(source)
+        return self._clocks[source]
+
+    def _zone_of_hours(self, source: str) -> list[str]:
+        enc = self.encoders[source]
+        if not (enc.tz_ or (enc.values_ == "text" and enc.format_ and enc.format_[-1] in "zZ")):
+            return []
+        ns, nulls = enc._parse(self.df[source].head(ZONE_PROBE_ROWS), lenient=True)
+        if nulls.all():
+            return []
+        ns = ns[~nulls]
+        hours = {c: self.df[c].head(ZONE_PROBE_ROWS).to_numpy()[~nulls] for c in self.df.columns
+                 if pd.api.types.is_integer_dtype(self.df[c]) and c != source}
+        hours = {c: v for c, v in hours.items() if v.min() >= 0 and v.max() <= 23}
+        if not hours:
+            return []
+        own = _date_part(enc, pd.Series(ns.astype("datetime64[ns]")), "hour")
+        utc = pd.Series(ns.astype("datetime64[ns]")).dt.tz_localize("UTC")
+        for zone in ZONES + sorted(available_timezones() - set(ZONES)):
+            local = utc.dt.tz_convert(ZoneInfo(zone)).dt.hour.to_numpy()
+            if np.array_equal(local, own):
+                continue  # the column's own clock already reads these hours
+            if any(np.array_equal(local, v) for v in hours.values()):
+                return [zone]
+        return []
+
+
+def _closed(enc: Any) -> bool:
+    """Whether the column's sampled values are always values the training rows had."""
+    if enc.kind in ("categorical", "boolean", "discrete"):
+        return True
+    return isinstance(enc, NumericEncoder) and getattr(enc, "support_", None) is not None
+
+
+def _json_plain(s: pd.Series) -> bool:
+    return s.dtype == object and s.map(type).isin((str, float, int, bool)).all() \
+        or pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s)
+
+
+def _find_equal(df, target, earlier, codes) -> Rule | None:
+    for source in earlier:
+        if df[source].dtype == df[target].dtype and np.array_equal(codes[source], codes[target]) \
+                and df[source].equals(df[target]):
+            return Rule("equal", [source], target, len(df))
+    return None
+
+
+def _find_date_part(df, target, encoders, parts: _Parts) -> Rule | None:
+    if encoders[target].kind not in ("numeric", "discrete") \
+            or not pd.api.types.is_numeric_dtype(df[target]):
+        return None
+    values = df[target].to_numpy(dtype="float64", na_value=np.nan)
+    nulls = np.isnan(values)
+    for source in parts.sources:
+        for zone in parts.clocks(source):
+            for part in PARTS:
+                got = parts.get(source, part, zone)
+                if np.array_equal(np.isnan(got), nulls) \
+                        and np.array_equal(got[~nulls], values[~nulls]):
+                    return Rule("date_part", [source], target, int((~nulls).sum()), part, zone)
+    return None
+
+
+def _find_lookup(df, target, candidates, codes, n_levels, groups: _Groups) -> Rule | None:
+    t = codes[target]
+    p = np.bincount(t) / len(t)
+    best = None
+    for source in candidates:
+        if n_levels[source] >= len(df) or (best is not None and n_levels[source] >= n_levels[best]):
+            continue
+        if groups.pure(source, t) and _chance(codes[source], p) < np.log(CHANCE):
+            best = source
+    return None if best is None else _lookup_rule(df, [best], target)
+
+
+def _pair_lookups(df, targets, candidates, codes, n_levels) -> list[tuple[str, str, str]]:
+    """(a, b, target) for targets determined by two columns together (neither alone)."""
+    found, taken = [], set()
+    shares = {t: np.bincount(codes[t]) / len(df) for t in targets}
+    for i, a in enumerate(candidates):
+        for b in candidates[i + 1:]:
+            if n_levels[a] * n_levels[b] >= len(df) or {a, b} & taken:
+                continue
+            key = codes[a] * n_levels[b] + codes[b]
+            groups = _Groups({"key": key})
+            for target in targets:
+                if target in (a, b) or target in taken:
+                    continue
+                if groups.pure("key", codes[target]) and _chance(key, shares[target]) < np.log(CHANCE):
+                    found.append((a, b, target))
+                    taken.add(target)  # found once; and a derived column reads nothing later
+    return [f for f in found if not {f[0], f[1]} & {t for _, _, t in found}]
+
+
+def _lookup_rule(df, sources, target) -> Rule:
+    first = df.drop_duplicates(sources)
+    keys = [[_plain(v) for v in row] for row in first[sources].itertuples(index=False)]
+    return Rule("lookup", sources, target, len(df), keys=keys,
+                values=[_plain(v) for v in first[target]])
+
+
+def _chance(key: np.ndarray, p: np.ndarray) -> float:
+    """Log-probability that every group of `key` is pure by chance, the target's values
+    drawn independently with shares `p`."""
+    sizes = np.bincount(key)
+    sizes = sizes[sizes > 1]
+    if not len(sizes):
+        return 0.0
+    size, count = np.unique(sizes, return_counts=True)
+    pure = np.array([np.sum(p ** s) for s in size])
+    return float(np.sum(count * np.log(np.maximum(pure, 1e-300))))
+
+
+def _find_orders(df, columns, encoders) -> list[Rule]:
+    numeric = {c: v for c in columns if (v := _ordered_values(df[c], encoders[c])) is not None}
+    names = list(numeric)
+    rules = []
+    rng = np.random.default_rng(0)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if not _same_form(df[a], df[b], encoders[a], encoders[b]):
+                continue
+            x, y = numeric[a], numeric[b]
+            both = ~np.isnan(x) & ~np.isnan(y)
+            if both.sum() < 30:
+                continue
+            x, y = x[both], y[both]
+            for low, high, lo, hi in ((a, b, x, y), (b, a, y, x)):
+                if np.all(lo <= hi) and np.any(lo < hi):
+                    # Would independent values break it often enough to show it is a rule?
+                    broken = np.mean(lo[rng.permutation(len(lo))] > hi)
+                    if len(lo) * broken > -np.log(CHANCE):
+                        rules.append(Rule("order", [low], high, int(both.sum())))
+                    break
+    return _without_implied(rules, df)
+
+
+def _without_implied(rules: list[Rule], df: pd.DataFrame) -> list[Rule]:
+    """Drops `a <= c` where `a <= b <= c` with `b` present wherever `a` and `c` are: the
+    others imply it, and swapping along it would move values between unrelated columns."""
+    above = {}
+    for r in rules:
+        above.setdefault(r.sources[0], set()).add(r.target)
+    present = {c: df[c].notna().to_numpy() for r in rules for c in (r.sources[0], r.target)}
+    kept = []
+    for r in rules:
+        a, c = r.sources[0], r.target
+        both = present[a] & present[c]
+        if not any(c in above.get(b, ()) and present[b][both].all()
+                   for b in above[a] if b != c):
+            kept.append(r)
+    return kept
+
+
+def _ordered_values(s: pd.Series, enc: Any) -> np.ndarray | None:
+    if isinstance(enc, DatetimeEncoder):
+        ns, nulls = enc._parse(s, lenient=True)
+        return np.where(nulls, np.nan, ns.astype("float64"))
+    if enc.kind in ("numeric", "discrete") and pd.api.types.is_numeric_dtype(s) \
+            and not pd.api.types.is_bool_dtype(s):
+        values = s.to_numpy(dtype="float64", na_value=np.nan)
+        return np.where(np.isfinite(values), values, np.nan)
+    return None
+
+
+def _same_form(a: pd.Series, b: pd.Series, ea: Any, eb: Any) -> bool:
+    """Values that can be swapped between the two columns without changing either's form."""
+    if a.dtype != b.dtype:
+        return False
+    if isinstance(ea, DatetimeEncoder) or isinstance(eb, DatetimeEncoder):
+        return isinstance(ea, DatetimeEncoder) and isinstance(eb, DatetimeEncoder) \
+            and (ea.values_, ea.format_, ea.offset_, ea.tz_) == (eb.values_, eb.format_,
+                                                                 eb.offset_, eb.tz_)
+    return True
+
+
+# ------------------------------------------------------------------ helpers
+def _put_in_order(rows: pd.DataFrame, orders: list[Rule], encoders: dict) -> None:
+    """Swap values until `low <= high` for every order rule: each swap of an inverted
+    pair lowers the number of inversions, so this ends (passes are capped all the same)."""
+    names = sorted({c for r in orders for c in (r.sources[0], r.target)})
+    values = {c: _ordered_values(rows[c], encoders[c]) for c in names}
+    raw = {c: rows[c].to_numpy(copy=True) for c in names}
+    for _ in range(len(orders) + 1):
+        swapped = False
+        for r in orders:
+            lo, hi = r.sources[0], r.target
+            bad = values[lo] > values[hi]  # NaN compares False: nulls are never swapped
+            if bad.any():
+                swapped = True
+                values[lo][bad], values[hi][bad] = values[hi][bad], values[lo][bad].copy()
+                raw[lo][bad], raw[hi][bad] = raw[hi][bad], raw[lo][bad].copy()
+        if not swapped:
+            break
+    for c in names:
+        rows[c] = pd.Series(raw[c], index=rows.index, dtype=rows[c].dtype)
+
+
+def _broken(r: Rule, df: pd.DataFrame, encoders: dict) -> np.ndarray:
+    if r.kind == "order":
+        lo = _ordered_values(df[r.sources[0]], encoders[r.sources[0]])
+        hi = _ordered_values(df[r.target], encoders[r.target])
+        return lo > hi
+    if r.kind == "date_part":
+        got = _date_part(encoders[r.sources[0]], df[r.sources[0]], r.part, r.zone)
+        want = pd.to_numeric(df[r.target], errors="coerce").to_numpy(dtype="float64")
+        return ~((got == want) | (np.isnan(got) & np.isnan(want)))
+    expected = RuleSet([r]).apply(df[r.sources + [r.target]].copy(), _only(encoders, r))[r.target]
+    same = expected.astype(object).to_numpy() == df[r.target].astype(object).to_numpy()
+    return ~(same | (expected.isna().to_numpy() & df[r.target].isna().to_numpy()))
+
+
+def _only(encoders: dict, r: Rule) -> TableEncoder:
+    table = TableEncoder()
+    table.encoders_ = [encoders[c] for c in r.sources + [r.target]]
+    return table
+
+
+def _date_part(enc: DatetimeEncoder, s: pd.Series, part: str, zone: str | None = None
+               ) -> np.ndarray:
+    """The part of each date on its own wall clock (the column's offset) or in `zone`,
+    NaN for nulls."""
+    ns, nulls = enc._parse(s, lenient=True)
+    if zone:
+        stamps = pd.Series(ns.astype("datetime64[ns]")).dt.tz_localize("UTC").dt.tz_convert(
+            ZoneInfo(zone))
+    else:
+        stamps = pd.Series((ns + enc.offset_ * 60_000_000_000).astype("datetime64[ns]"))
+    got = getattr(stamps.dt, part).to_numpy(dtype="float64")
+    got[nulls] = np.nan
+    return got
+
+
+def _key(v: Any) -> Any:
+    return _NULL if v is None or (isinstance(v, float) and np.isnan(v)) else v
+
+
+def _plain(v: Any) -> Any:
+    v = v.item() if isinstance(v, np.generic) else v
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else v
+
+
+def _codes(s: pd.Series, levels: pd.Index) -> np.ndarray:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        by_category = levels.get_indexer([_key(v) for v in s.cat.categories])
+        codes = s.cat.codes.to_numpy()
+        out = np.where(codes >= 0, by_category[np.maximum(codes, 0)], -1)
+        if (codes < 0).any():
+            out[codes < 0] = levels.get_indexer([_NULL])[0]
+        return out
+    values = s.astype(object).to_numpy()
+    values[pd.isna(values)] = _NULL
+    return levels.get_indexer(values)
+
+
+def _combine(codes: list[np.ndarray], levels: list[pd.Index]) -> np.ndarray:
+    out = np.zeros(len(codes[0]), np.int64)
+    for c, lv in zip(codes, levels):
+        out = out * (len(lv) + 1) + np.maximum(c, 0)
+    return out
+
+
+def _cast_like(values: np.ndarray, like: pd.Series) -> pd.Series:
+    """`values` (object) as a Series of `like`'s dtype and index."""
+    if isinstance(like.dtype, pd.CategoricalDtype):
+        return pd.Series(pd.Categorical(values, categories=like.cat.categories), index=like.index,
+                         name=like.name)
+    s = pd.Series(values, index=like.index, name=like.name, dtype=object)
+    nulls = s.isna()
+    if like.dtype == object:
+        s[nulls] = np.nan
+        return s
+    if nulls.any() and pd.api.types.is_integer_dtype(like.dtype) \
+            and isinstance(like.dtype, np.dtype):
+        return s.astype("float64")
+    return s.astype(like.dtype)

@@ -1,0 +1,149 @@
+"""Rules every training row keeps are found, saved, and kept in every sampled row."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthvae import Synthesizer
+from synthvae.columns import ConditionError, TableEncoder
+from synthvae.io import read_table
+from synthvae.rules import Rule, RuleSet, discover
+
+CORPUS = Path(__file__).parent / "data" / "corpus"
+ADULT = Path(__file__).resolve().parents[1] / "data" / "adult.csv.gz"
+
+
+def table(name: str) -> pd.DataFrame:
+    return read_table(CORPUS / f"{name}.csv.gz")
+
+
+def rules_of(df: pd.DataFrame) -> list[str]:
+    return [r.describe() for r in discover(df, TableEncoder().fit(df, np.random.default_rng(0))).rules]
+
+
+@pytest.fixture(scope="module")
+def adult() -> pd.DataFrame:
+    return pd.read_csv(ADULT).sample(3000, random_state=0).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def adult_model(adult) -> Synthesizer:
+    return Synthesizer(epochs=3, random_state=0).fit(adult)
+
+
+def test_rules_found_on_real_tables():
+    assert "education-num is determined by education" in rules_of(table("adult"))
+    assert "type is determined by name" in rules_of(table("pizzaplace"))
+    assert "species is determined by species_id" in rules_of(table("rodent_surveys"))
+    weather = rules_of(table("city_weather"))
+    assert {"low_temp <= avg_temp", "avg_temp <= high_temp", "month = month of date",
+            "day = day of date"} <= set(weather)
+    weather = set(rules_of(table("nyc_weather")))  # UTC instants beside local hour columns
+    assert "hour = hour of time_hour in America/New_York" in weather
+    weather = set(rules_of(table("city_weather")))
+    # implied by the two above, and dropped: swapping along it would skip the middle column
+    assert "low_temp <= high_temp" not in weather
+
+
+def test_no_rules_where_columns_are_independent(adult):
+    """Each column shuffled on its own: any rule found would be chance."""
+    rng = np.random.default_rng(0)
+    shuffled = pd.DataFrame({c: adult[c].to_numpy()[rng.permutation(len(adult))]
+                             for c in adult.columns})
+    assert rules_of(shuffled) == []
+    assert "education-num is determined by education" in rules_of(adult)
+
+
+def test_a_rule_broken_once_is_not_a_rule(adult):
+    broken = adult.copy()
+    broken.loc[0, "education-num"] = 16 if broken.loc[0, "education-num"] != 16 else 15
+    assert "education-num is determined by education" not in rules_of(broken)
+
+
+def test_sampled_rows_keep_every_rule_and_would_not_without(adult, adult_model):
+    assert len(adult_model.rules_)
+    rows = adult_model.sample(5000, random_state=1)
+    assert sum(adult_model.rules_.violations(rows, adult_model.encoder_)) == 0
+    assert sum(adult_model.rules_.violations(adult, adult_model.encoder_)) == 0
+    loose = Synthesizer(epochs=3, random_state=0, rules=False).fit(adult)
+    assert len(loose.rules_) == 0
+    # Three epochs do not learn the rule; the same model with rules keeps it by construction.
+    assert sum(adult_model.rules_.violations(loose.sample(5000, random_state=1),
+                                             adult_model.encoder_)) > 0
+
+
+@pytest.mark.parametrize("name", ["city_weather", "pizzaplace", "rodent_surveys", "star",
+                                  "nyc_weather"])
+def test_rules_hold_on_corpus_tables(name):
+    df = table(name)
+    model = Synthesizer(epochs=2, random_state=0).fit(df)
+    assert len(model.rules_) > 0
+    rows = model.sample(2000, random_state=3)
+    assert model.rules_.violations(rows, model.encoder_) == [0] * len(model.rules_)
+    assert list(rows.columns) == list(df.columns)
+    assert (rows.dtypes == df.dtypes).all()
+
+
+def test_rules_are_saved_and_give_the_same_rows(adult_model, tmp_path):
+    adult_model.save(tmp_path)
+    loaded = Synthesizer.load(tmp_path)
+    assert loaded.rules_.to_list() == adult_model.rules_.to_list()
+    pd.testing.assert_frame_equal(loaded.sample(1000, random_state=4),
+                                  adult_model.sample(1000, random_state=4))
+
+
+def test_a_condition_on_a_determined_column_passes_to_its_source(adult_model):
+    rows = adult_model.sample(300, random_state=5, conditions={"education-num": 13})
+    assert (rows["education-num"] == 13).all()
+    assert (rows["education"] == "Bachelors").all()
+    assert sum(adult_model.rules_.violations(rows, adult_model.encoder_)) == 0
+
+
+def test_conditions_a_rule_makes_impossible_are_refused(adult_model):
+    with pytest.raises(ConditionError, match="education"):
+        adult_model.sample(10, random_state=0,
+                           conditions={"education": "HS-grad", "education-num": 13})
+
+
+def test_decoded_latents_keep_the_rules(adult_model):
+    z = np.random.default_rng(0).normal(size=(500, adult_model.latent_dim))
+    rows = adult_model.decode(z, sample=True, random_state=0)
+    assert sum(adult_model.rules_.violations(rows, adult_model.encoder_)) == 0
+
+
+def test_order_is_restored_by_swapping_within_the_row():
+    df = table("city_weather")
+    encoder = TableEncoder().fit(df, np.random.default_rng(0))
+    rules = RuleSet([Rule("order", ["low_temp"], "avg_temp", len(df)),
+                     Rule("order", ["avg_temp"], "high_temp", len(df))])
+    rows = df.copy()
+    rows[["low_temp", "high_temp"]] = df[["high_temp", "low_temp"]].to_numpy()  # all inverted
+    before = np.sort(rows[["low_temp", "avg_temp", "high_temp"]].to_numpy(dtype=float), axis=1)
+    assert rules.violations(rows, encoder) != [0, 0]
+    rules.apply(rows, encoder)
+    assert rules.violations(rows, encoder) == [0, 0]
+    after = rows[["low_temp", "avg_temp", "high_temp"]].to_numpy(dtype=float)
+    np.testing.assert_array_equal(np.sort(after, axis=1), before)  # same values, reordered
+    assert rows["low_temp"].dtype == df["low_temp"].dtype
+
+
+def test_no_rules_under_differential_privacy(adult):
+    model = Synthesizer(epochs=1, random_state=0, dp_epsilon=5.0).fit(adult.head(500))
+    assert len(model.rules_) == 0
+
+
+def test_report_gives_real_and_synthetic_violation_rates(adult, adult_model):
+    found = adult_model.rules_.report(adult, adult_model.sample(1000, random_state=6),
+                                      adult_model.encoder_)
+    assert found and all(r["real_violation_rate"] == 0 == r["synthetic_violation_rate"]
+                         for r in found)
+    assert found[0]["rule"] == "education-num is determined by education"
+
+
+def test_streamed_categorical_chunks_keep_the_rules(adult_model):
+    rows = pd.concat(adult_model.iter_sample(2000, random_state=7, as_category=True))
+    assert isinstance(rows["education"].dtype, pd.CategoricalDtype)
+    assert sum(adult_model.rules_.violations(rows, adult_model.encoder_)) == 0
+    plain = adult_model.sample(2000, random_state=7)
+    pd.testing.assert_frame_equal(rows.astype(object), plain.astype(object))
