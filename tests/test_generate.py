@@ -105,7 +105,18 @@ def test_summary_names_the_output_and_scores(generated):
     result, output = generated
     assert f"Wrote 300 synthetic rows to {output / 'synthetic.parquet'}" in result.stdout
     assert "quality" in result.stdout and "DCR ratio" in result.stdout
+    assert "rules every training row keeps: 1, kept in every synthetic row" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_report_lists_each_rule_with_real_and_synthetic_violation_rates(generated):
+    _, output = generated
+    report = json.loads((output / "report.json").read_text())
+    assert report["rules"] == [{
+        "rule": "education-num is determined by education", "kind": "lookup",
+        "sources": ["education"], "target": "education-num", "support": 800,
+        "real_violation_rate": 0.0, "synthetic_violation_rate": 0.0}]
+    assert "education-num is determined by education" in (output / "report.html").read_text()
 
 
 def test_input_without_schema_writes_a_draft_schema(run_cli, sample_csv, tmp_path):
