@@ -268,8 +268,9 @@ def score_synthetic(
     holdout. Conditioned rows are compared with the real rows that meet the same conditions."""
     real, unseen = read_table(train), read_table(holdout) if holdout is not None else None
     matching = None
+    model = Synthesizer.load(model_dir)
     if where:
-        encoder = Synthesizer.load(model_dir).encoder_
+        encoder = model.encoder_
         conditions = parse_where(where)
         real = real[encoder.rows_matching(real, conditions)].reset_index(drop=True)
         if unseen is not None:
@@ -285,7 +286,6 @@ def score_synthetic(
     scores["detection"] = detection(real, synthetic_rows, metadata, seed=seed)
     floor = detection(real, unseen, metadata, seed=seed) if unseen is not None else None
     scores["detection"]["holdout_auc"] = floor and floor["auc"]
-    model = Synthesizer.load(model_dir)
     scores["rules"] = model.rules_.report(real, synthetic_rows, model.encoder_)
     privacy = None
     if unseen is not None:

@@ -76,7 +76,8 @@ class RuleSet:
 
     def __init__(self, rules: list[Rule]):
         self.rules = rules
-        self._lookups: dict[int, tuple[list[pd.Index], pd.Index, np.ndarray]] = {}
+        # Built once here, not per chunk: sampling threads share the set.
+        self._lookups = {i: _lookup_table(r) for i, r in enumerate(rules) if r.kind == "lookup"}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -87,9 +88,6 @@ class RuleSet:
     @classmethod
     def from_list(cls, items: list[dict[str, Any]] | None) -> RuleSet:
         return cls([Rule(**item) for item in items or []])
-
-    def targets(self) -> set[str]:
-        return {r.target for r in self.rules if r.kind != "order"}
 
     def apply(self, rows: pd.DataFrame, encoder: TableEncoder,
               skip: set[str] | frozenset = frozenset()) -> pd.DataFrame:
@@ -103,26 +101,17 @@ class RuleSet:
         if orders:
             _put_in_order(rows, orders, encoders)
         for i, r in enumerate(self.rules):
-            if r.target in skip:
-                continue
-            if r.kind == "equal":
-                rows[r.target] = _cast_like(rows[r.sources[0]].astype(object).to_numpy(),
-                                            rows[r.target])
-            elif r.kind == "lookup":
-                rows[r.target] = self._lookup(i, r, rows)
-            elif r.kind == "date_part":
-                part = _date_part(encoders[r.sources[0]], rows[r.sources[0]], r.part, r.zone)
-                rows[r.target] = _cast_like(part, rows[r.target])
+            if r.kind != "order" and r.target not in skip:
+                rows[r.target] = self._expected(i, r, rows, encoders)
         return rows
 
-    def _lookup(self, i: int, r: Rule, rows: pd.DataFrame) -> pd.Series:
-        if i not in self._lookups:
-            levels = [pd.Index(pd.unique(np.array([_key(k[j]) for k in r.keys], dtype=object)))
-                      for j in range(len(r.sources))]
-            combined = _combine([lv.get_indexer([_key(k[j]) for k in r.keys])
-                                 for j, lv in enumerate(levels)], levels)
-            self._lookups[i] = (levels, pd.Index(combined),
-                                np.array([np.nan if v is None else v for v in r.values], object))
+    def _expected(self, i: int, r: Rule, rows: pd.DataFrame, encoders: dict) -> pd.Series:
+        """The target column as rule `i` sets it from its sources in `rows`."""
+        if r.kind == "equal":
+            return _cast_like(rows[r.sources[0]].astype(object).to_numpy(), rows[r.target])
+        if r.kind == "date_part":
+            part = _date_part(encoders[r.sources[0]], rows[r.sources[0]], r.part, r.zone)
+            return _cast_like(part, rows[r.target])
         levels, index, values = self._lookups[i]
         codes = [_codes(rows[s], lv) for s, lv in zip(r.sources, levels)]
         found = index.get_indexer(_combine(codes, levels))
@@ -168,7 +157,15 @@ class RuleSet:
     def violations(self, df: pd.DataFrame, encoder: TableEncoder) -> list[int]:
         """Per rule, how many rows of `df` break it."""
         encoders = {e.name: e for e in encoder.encoders_}
-        return [int(_broken(r, df, encoders).sum()) for r in self.rules]
+        return [int(self._broken(i, r, df, encoders).sum()) for i, r in enumerate(self.rules)]
+
+    def _broken(self, i: int, r: Rule, df: pd.DataFrame, encoders: dict) -> np.ndarray:
+        if r.kind == "order":
+            lo = _ordered_values(df[r.sources[0]], encoders[r.sources[0]])
+            return lo > _ordered_values(df[r.target], encoders[r.target])
+        expected = self._expected(i, r, df, encoders)
+        same = expected.astype(object).to_numpy() == df[r.target].astype(object).to_numpy()
+        return ~(same | (expected.isna().to_numpy() & df[r.target].isna().to_numpy()))
 
     def report(self, real: pd.DataFrame, synthetic: pd.DataFrame, encoder: TableEncoder
                ) -> list[dict[str, Any]]:
@@ -460,24 +457,14 @@ def _put_in_order(rows: pd.DataFrame, orders: list[Rule], encoders: dict) -> Non
         rows[c] = pd.Series(raw[c], index=rows.index, dtype=rows[c].dtype)
 
 
-def _broken(r: Rule, df: pd.DataFrame, encoders: dict) -> np.ndarray:
-    if r.kind == "order":
-        lo = _ordered_values(df[r.sources[0]], encoders[r.sources[0]])
-        hi = _ordered_values(df[r.target], encoders[r.target])
-        return lo > hi
-    if r.kind == "date_part":
-        got = _date_part(encoders[r.sources[0]], df[r.sources[0]], r.part, r.zone)
-        want = pd.to_numeric(df[r.target], errors="coerce").to_numpy(dtype="float64")
-        return ~((got == want) | (np.isnan(got) & np.isnan(want)))
-    expected = RuleSet([r]).apply(df[r.sources + [r.target]].copy(), _only(encoders, r))[r.target]
-    same = expected.astype(object).to_numpy() == df[r.target].astype(object).to_numpy()
-    return ~(same | (expected.isna().to_numpy() & df[r.target].isna().to_numpy()))
-
-
-def _only(encoders: dict, r: Rule) -> TableEncoder:
-    table = TableEncoder()
-    table.encoders_ = [encoders[c] for c in r.sources + [r.target]]
-    return table
+def _lookup_table(r: Rule) -> tuple[list[pd.Index], pd.Index, np.ndarray]:
+    """Per source, its values' index; the combined index of the keys; the values looked up."""
+    levels = [pd.Index(pd.unique(np.array([_key(k[j]) for k in r.keys], dtype=object)))
+              for j in range(len(r.sources))]
+    combined = _combine([lv.get_indexer([_key(k[j]) for k in r.keys])
+                         for j, lv in enumerate(levels)], levels)
+    return levels, pd.Index(combined), np.array([np.nan if v is None else v for v in r.values],
+                                                object)
 
 
 def _date_part(enc: DatetimeEncoder, s: pd.Series, part: str, zone: str | None = None
