@@ -11,7 +11,11 @@ rules that hold in every training row and are too well supported to hold by chan
   ones (categories, booleans, numbers with few values) is looked up from them;
 - `date_part`: a number that is the year, month, day... of a date column is computed from it;
 - `order`: a pair of numbers (or dates of one form) kept in order (`low <= high`) is put in
-  order by swapping the two values where the model drew them the wrong way round.
+  order by swapping the two values where the model drew them the wrong way round;
+- `combination`: a column with many values that takes only a few of them beside each value
+  of another (a storm's name beside its year, a survey's day beside its year) is redrawn,
+  where the model paired the two in a way no training row does, from the values training
+  rows pair with the source's value, in their proportions.
 
 The model still learns every column, so the dependent columns' marginals stay those the
 model drew for their sources, and conditions on a dependent column can be met through its
@@ -36,6 +40,16 @@ from .columns.table import TableEncoder
 CHANCE = 1e-9
 MAX_PAIR_LEVELS = 100  # two-column determinants are tried among columns with few values only
 MAX_PAIR_COLUMNS = 40
+# A combination rule needs the pairs seen to be few beside the pairs independent columns of
+# the same shares would show (under a fifth), many of them missing (20 at least), and each
+# pair held by many rows (10 on average): pairs of near-continuous values (humidity beside
+# dew point, 6 rows a pair) are the joint distribution itself, which the model learns and a
+# rule would only replay.
+SPARSE = 0.2
+MIN_MISSING_PAIRS = 20
+MIN_ROWS_PER_PAIR = 10
+MAX_COMBINATION_PAIRS = 50_000  # pairs a rule may store
+KINDS = ("equal", "lookup", "date_part", "order", "combination")
 # Zones tried first when looking for the clock of local hour columns, then every other one.
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
          "Europe/London", "Europe/Paris", "Europe/Berlin", "Asia/Tokyo", "Asia/Shanghai",
@@ -56,8 +70,10 @@ class Rule:
     support: int
     part: str | None = None  # date_part's part
     zone: str | None = None  # date_part's clock, when not the column's own
-    keys: list[list[Any]] = field(default_factory=list)  # lookup's source values, per entry
-    values: list[Any] = field(default_factory=list)  # lookup's target value, per entry
+    # lookup: the source values and the target's value, per entry; combination: the
+    # (source, target) pairs seen and how many rows hold each.
+    keys: list[list[Any]] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
 
     def describe(self) -> str:
         src = ", ".join(self.sources)
@@ -65,7 +81,8 @@ class Rule:
                 "lookup": f"{self.target} is determined by {src}",
                 "date_part": f"{self.target} = {self.part} of {src}"
                 + (f" in {self.zone}" if self.zone else ""),
-                "order": f"{src} <= {self.target}"}[self.kind]
+                "order": f"{src} <= {self.target}",
+                "combination": f"{self.target} takes only values seen beside {src}"}[self.kind]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,6 +95,14 @@ class RuleSet:
         self.rules = rules
         # Built once here, not per chunk: sampling threads share the set.
         self._lookups = {i: _lookup_table(r) for i, r in enumerate(rules) if r.kind == "lookup"}
+        self._pairs = {i: _Pairs(r) for i, r in enumerate(rules) if r.kind == "combination"}
+        # A condition on a combination's target is met by redrawing the source instead, where
+        # no other rule reads or sets the source.
+        fixed = {r.target for r in rules} | {r.sources[0] for r in rules if r.kind == "order"}
+        self._reverse = {i: _Pairs(Rule(r.kind, [r.target], r.sources[0], r.support,
+                                        keys=[[b, a] for a, b in r.keys], values=r.values))
+                         for i, r in enumerate(rules)
+                         if r.kind == "combination" and r.sources[0] not in fixed}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -90,18 +115,33 @@ class RuleSet:
         return cls([Rule(**item) for item in items or []])
 
     def apply(self, rows: pd.DataFrame, encoder: TableEncoder,
-              skip: set[str] | frozenset = frozenset()) -> pd.DataFrame:
+              skip: set[str] | frozenset = frozenset(),
+              rng: np.random.Generator | None = None) -> pd.DataFrame:
         """`rows` (decoded from the model) with every rule made to hold, in place, but those
-        setting a column in `skip` (see `through_sources`)."""
+        setting a column in `skip` (see `through_sources`; a combination whose target is in
+        `skip` redraws its source instead). `rng` draws what combination rules redraw."""
         if not self.rules or not len(rows):
             return rows
         encoders = {e.name: e for e in encoder.encoders_}
-        # Orders first: their columns are no rule's target, but may be a lookup's source.
+        # Orders first (their columns are no other rule's target), then combinations (in
+        # discovery order, which puts a rule's source before it), then the rest: each may
+        # read a column an earlier one set.
         orders = [r for r in self.rules if r.kind == "order"]
         if orders:
             _put_in_order(rows, orders, encoders)
+        rng = rng if rng is not None else np.random.default_rng(0)
         for i, r in enumerate(self.rules):
-            if r.kind != "order" and r.target not in skip:
+            if r.kind != "combination":
+                continue
+            source, target, pairs = r.sources[0], r.target, self._pairs[i]
+            if target in skip:
+                if i not in self._reverse or source in skip:
+                    continue
+                source, target, pairs = target, source, self._reverse[i]
+            rows[target] = pairs.redraw(*pairs.codes(rows[source], rows[target]), rows[target],
+                                        rng)
+        for i, r in enumerate(self.rules):
+            if r.kind not in ("order", "combination") and r.target not in skip:
                 rows[r.target] = self._expected(i, r, rows, encoders)
         return rows
 
@@ -127,7 +167,9 @@ class RuleSet:
         values whose looked-up (or copied) value meets the condition. Returns the conditions
         and the columns whose rule cannot be passed on that way (a two-column lookup, a date
         part, a source with continuous values): for those the condition is met and the rule
-        is not applied."""
+        is not applied. A combination's target is among them too: its source is passed the
+        values seen beside one that meets the condition where it can take a set, and is
+        redrawn to one seen beside the row's value after decoding (`apply`)."""
         conditions = dict(conditions)
         encoders = {e.name: e for e in encoder.encoders_}
         unruled: set[str] = set()
@@ -138,20 +180,24 @@ class RuleSet:
             if r.kind == "equal":
                 conditions.setdefault(source, conditions[r.target])
                 continue
-            if r.kind != "lookup" or len(r.sources) > 1 or not _closed(encoders[source]) \
+            if r.kind not in ("lookup", "combination") or len(r.sources) > 1 \
+                    or not _closed(encoders[source]) \
                     or isinstance(encoders[source], NumericEncoder):
                 unruled.add(r.target)
                 continue
             wanted = encoders[r.target].constrain(conditions[r.target])
             keys = pd.Series([k[0] for k in r.keys], dtype=object)
-            ok = wanted.matches(pd.Series(r.values, dtype=object))
+            values = r.values if r.kind == "lookup" else [k[1] for k in r.keys]
+            ok = wanted.matches(pd.Series(values, dtype=object))
             if source in conditions:
                 ok &= encoders[source].constrain(conditions[source]).matches(keys)
             if not ok.any():
                 raise ConditionError(
                     f"conditions on {r.target!r} and {source!r} cannot both hold: in every "
-                    f"training row {r.target!r} is determined by {source!r}")
-            conditions[source] = [None if pd.isna(k) else k for k in keys[ok]]
+                    f"training row {r.describe()}")
+            if r.kind == "combination":  # the condition is met as drawn, beside a source
+                unruled.add(r.target)    # value seen with a value that meets it
+            conditions[source] = [None if pd.isna(k) else k for k in pd.unique(keys[ok])]
         return conditions, unruled
 
     def violations(self, df: pd.DataFrame, encoder: TableEncoder) -> list[int]:
@@ -163,6 +209,8 @@ class RuleSet:
         if r.kind == "order":
             lo = _ordered_values(df[r.sources[0]], encoders[r.sources[0]])
             return lo > _ordered_values(df[r.target], encoders[r.target])
+        if r.kind == "combination":
+            return ~self._pairs[i].seen(*self._pairs[i].codes(df[r.sources[0]], df[r.target]))
         expected = self._expected(i, r, df, encoders)
         same = expected.astype(object).to_numpy() == df[r.target].astype(object).to_numpy()
         return ~(same | (expected.isna().to_numpy() & df[r.target].isna().to_numpy()))
@@ -181,9 +229,14 @@ class RuleSet:
 
 
 # ------------------------------------------------------------------ discovery
-def discover(df: pd.DataFrame, encoder: TableEncoder) -> RuleSet:
-    """The rules every row of `df` keeps, each too well supported to hold by chance."""
+def discover(df: pd.DataFrame, encoder: TableEncoder, kinds: tuple[str, ...] = KINDS
+             ) -> RuleSet:
+    """The rules every row of `df` keeps, each too well supported to hold by chance, of the
+    given `kinds` (see KINDS)."""
     n = len(df)
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown rule kinds {unknown}; the kinds are {list(KINDS)}")
     if n < 20:
         return RuleSet([])
     encoders = {e.name: e for e in encoder.encoders_}
@@ -204,10 +257,11 @@ def discover(df: pd.DataFrame, encoder: TableEncoder) -> RuleSet:
     for target in order:
         if n_levels[target] < 2:
             continue
-        rule = (_find_equal(df, target, order[:rank[target]], codes)
-                or _find_date_part(df, target, encoders, parts)
-                or (_find_lookup(df, target, [c for c in closed if rank[c] < rank[target]],
-                                 codes, n_levels, groups) if target in plain else None))
+        rule = ("equal" in kinds and _find_equal(df, target, order[:rank[target]], codes)
+                or "date_part" in kinds and _find_date_part(df, target, encoders, parts)
+                or ("lookup" in kinds and target in plain
+                    and _find_lookup(df, target, [c for c in closed if rank[c] < rank[target]],
+                                     codes, n_levels, groups))) or None
         if rule is not None:
             rules.append(rule)
             derived.add(target)
@@ -216,11 +270,17 @@ def discover(df: pd.DataFrame, encoder: TableEncoder) -> RuleSet:
                and c not in derived and c not in read]
     small = sorted((c for c in closed if 1 < n_levels[c] <= MAX_PAIR_LEVELS),
                    key=lambda c: n_levels[c])[:MAX_PAIR_COLUMNS]
-    for a, b, target in _pair_lookups(df, targets, small, codes, n_levels):
+    for a, b, target in _pair_lookups(df, targets if "lookup" in kinds else [], small, codes,
+                                      n_levels):
         rules.append(_lookup_rule(df, [a, b], target))
         derived.add(target)
-    orders = _find_orders(df, [c for c in usable if c not in derived], encoders)
-    return RuleSet(orders + rules)
+    orders = _find_orders(df, [c for c in usable if c not in derived], encoders) \
+        if "order" in kinds else []
+    ordered = {c for r in orders for c in (r.sources[0], r.target)}
+    free = [c for c in closed if c not in derived and c in plain and n_levels[c] > 1]
+    combinations = _find_combinations(df, free, ordered, codes, n_levels) \
+        if "combination" in kinds else []
+    return RuleSet(orders + combinations + rules)
 
 
 class _Groups:
@@ -353,6 +413,39 @@ def _pair_lookups(df, targets, candidates, codes, n_levels) -> list[tuple[str, s
     return [f for f in found if not {f[0], f[1]} & {t for _, _, t in found}]
 
 
+def _find_combinations(df, columns, ordered, codes, n_levels) -> list[Rule]:
+    """Per column (not one kept in order), the column with fewer values beside which it
+    takes the fewest of its values, when those pairs are far fewer than independence gives.
+    Sources come before their targets (fewer values first), so a rule's source is final
+    before the rule redraws its target."""
+    n = len(df)
+    position = {c: i for i, c in enumerate(df.columns)}
+    rank = {c: (n_levels[c], position[c]) for c in columns}
+    shares = {c: np.bincount(codes[c]) / n for c in columns}
+    rules = []
+    for target in sorted((c for c in columns if c not in ordered), key=rank.get):
+        best = None
+        for source in columns:
+            if rank[source] >= rank[target] or n_levels[source] * n_levels[target] > 4_000_000:
+                continue
+            pairs = len(np.unique(codes[source] * n_levels[target] + codes[target]))
+            # Pairs independent columns would show: each pair (i, j) in some row or not.
+            expected = float(np.sum(-np.expm1(n * np.log1p(
+                -np.minimum(np.outer(shares[source], shares[target]), 1 - 1e-12)))))
+            ratio = pairs / expected
+            if ratio < SPARSE and expected - pairs >= MIN_MISSING_PAIRS \
+                    and pairs <= min(MAX_COMBINATION_PAIRS, n / MIN_ROWS_PER_PAIR) \
+                    and (best is None or ratio < best[0]):
+                best = (ratio, source)
+        if best is not None:
+            source = best[1]
+            counts = df.groupby([source, target], dropna=False, sort=True).size()
+            rules.append(Rule("combination", [source], target, n,
+                              keys=[[_plain(a), _plain(b)] for a, b in counts.index],
+                              values=[int(c) for c in counts]))
+    return rules
+
+
 def _lookup_rule(df, sources, target) -> Rule:
     first = df.drop_duplicates(sources)
     keys = [[_plain(v) for v in row] for row in first[sources].itertuples(index=False)]
@@ -455,6 +548,86 @@ def _put_in_order(rows: pd.DataFrame, orders: list[Rule], encoders: dict) -> Non
             break
     for c in names:
         rows[c] = pd.Series(raw[c], index=rows.index, dtype=rows[c].dtype)
+
+
+class _Pairs:
+    """A combination rule's pairs as codes: which are seen and, per source value, the target
+    values seen beside it (non-null first, numbers in order) with cumulative shares."""
+
+    def __init__(self, r: Rule):
+        self.source = pd.Index(pd.unique(np.array([_key(k[0]) for k in r.keys], dtype=object)))
+        self.target = pd.Index(pd.unique(np.array([_key(k[1]) for k in r.keys], dtype=object)))
+        a = self.source.get_indexer([_key(k[0]) for k in r.keys])
+        b = self.target.get_indexer([_key(k[1]) for k in r.keys])
+        self.pairs = pd.Index(a * len(self.target) + b)
+        null = np.array([v == _NULL for v in self.target])
+        numbers = [v for v in self.target[~null]]
+        # Numbers are redrawn to the nearest allowed value, so a near miss stays near.
+        self.numeric = bool(numbers) and all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            for v in numbers)
+        if self.numeric:
+            self.levels = np.sort(np.asarray(numbers, np.float64))
+            rank = np.zeros(len(self.target), np.int64)
+            rank[~null] = np.searchsorted(self.levels, np.asarray(numbers, np.float64))
+        else:
+            rank = np.arange(len(self.target))
+        order = np.lexsort((rank[b], null[b], a))
+        a, b = a[order], b[order]
+        self.b = b
+        self.cum = np.cumsum(np.asarray(r.values, np.float64)[order])
+        ids = np.arange(len(self.source))
+        self.first = np.searchsorted(a, ids, side="left")
+        self.last = np.searchsorted(a, ids, side="right")
+        self.nn_last = self.first + np.bincount(a[~null[b]], minlength=len(ids))
+        self.width = len(self.target) + 1
+        # Nulls sort after every value, keeping the keys in order for searchsorted.
+        self.nn_key = a * self.width + np.where(null[b], len(self.target), rank[b])
+        self.values = np.array([np.nan if v == _NULL else v for v in self.target], object)
+
+    def codes(self, source: pd.Series, target: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        return _codes(source, self.source), _codes(target, self.target)
+
+    def seen(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ok = (a >= 0) & (b >= 0)
+        return ok & (self.pairs.get_indexer(np.where(ok, a * len(self.target) + b, -1)) >= 0)
+
+    def redraw(self, a: np.ndarray, b: np.ndarray, target: pd.Series,
+               rng: np.random.Generator) -> pd.Series:
+        """`target` with each value not seen beside its row's source value replaced by one
+        that is. A null stays null where it can and a value stays a value: a number goes to
+        the nearest allowed number, anything else is drawn in the training rows' proportions.
+        A source value never seen keeps its row as it is."""
+        bad = ~self.seen(a, b) & (a >= 0)
+        u = rng.random(int(bad.sum()))
+        if not bad.any():
+            return target
+        at = a[bad]
+        was_null = target.isna().to_numpy()[bad]
+        has_value = self.nn_last[at] > self.first[at]
+        # Only values are allowed where the generated null is not; only nulls where no value is.
+        stop = np.where(was_null | ~has_value, self.last[at], self.nn_last[at])
+        start = np.where(self.first[at] > 0, self.cum[np.maximum(self.first[at] - 1, 0)], 0.0)
+        end = self.cum[stop - 1]
+        picked = np.searchsorted(self.cum, start + u * (end - start), side="right")
+        picked = np.clip(picked, self.first[at], stop - 1)
+        if self.numeric:
+            near = ~was_null & has_value
+            if near.any():
+                picked[near] = self._nearest(at[near], target.to_numpy()[bad][near])
+        out = target.astype(object).to_numpy(copy=True)
+        out[bad] = self.values[self.b[picked]]
+        return _cast_like(out, target)
+
+    def _nearest(self, at: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Per row, the position of the allowed value beside source `at` nearest `values`."""
+        values = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+        query = at * self.width + np.searchsorted(self.levels, values)
+        pos = np.searchsorted(self.nn_key, query)
+        lo = np.clip(pos - 1, self.first[at], self.nn_last[at] - 1)
+        hi = np.clip(pos, self.first[at], self.nn_last[at] - 1)
+        level = lambda p: self.levels[self.nn_key[p] - at * self.width]  # noqa: E731
+        return np.where(np.abs(level(lo) - values) <= np.abs(level(hi) - values), lo, hi)
 
 
 def _lookup_table(r: Rule) -> tuple[list[pd.Index], pd.Index, np.ndarray]:

@@ -47,7 +47,7 @@ from .io import InputError, ordered_map  # noqa: E402
 from .memory import concat_chunks, small_pages  # noqa: E402
 from .model import VAE, Constraints, VAEConfig  # noqa: E402
 from .prior import GaussianMixturePrior  # noqa: E402
-from .rules import RuleSet, discover  # noqa: E402
+from .rules import KINDS, RuleSet, discover  # noqa: E402
 from .schema import SchemaViolation  # noqa: E402
 from .dp import check_privacy_budget, default_delta, train_private  # noqa: E402
 from .train import EpochStats, TrainConfig, train  # noqa: E402
@@ -100,8 +100,10 @@ class Synthesizer:
     `calibrate=True` matches the sampled rows' class shares (null rates included) to the
     training rows' after training (`synthvae.calibration`; not under DP).
     `rules=True` finds the rules every training row keeps (a column that equals another,
-    is determined by one or two others or is a part of a date; two columns kept in order)
-    and makes every sampled row keep them (`synthvae.rules`, `rules_`; not under DP).
+    is determined by one or two others or is a part of a date; two columns kept in order; a
+    column that takes only a few of its values beside each value of another) and makes
+    every sampled row keep them (`synthvae.rules`, `rules_`; not under DP); a list of kinds
+    (`["lookup", "order"]`, of `synthvae.rules.KINDS`) finds those only.
     The same seed gives the same rows on the same kind of device, not across kinds.
     """
 
@@ -116,7 +118,8 @@ class Synthesizer:
                  learning_rate: float = TrainConfig.learning_rate,
                  patience: int = TrainConfig.patience,
                  validation_fraction: float = 0.1, max_seconds: float | None = None,
-                 prior_components: int = 20, calibrate: bool = True, rules: bool = True,
+                 prior_components: int = 20, calibrate: bool = True,
+                 rules: bool | list[str] = True,
                  column_kinds: dict[str, str] | None = None,
                  random_state: int | None = None, verbose: bool = False,
                  device: str = "auto"):
@@ -195,7 +198,9 @@ class Synthesizer:
             self.model_ = VAE(self.model_config_)
         # Rules read the real rows beyond what the model learns: not under DP.
         encoded = time.perf_counter()
-        self.rules_ = discover(df, self.encoder_) if self.rules and not private else RuleSet([])
+        kinds = KINDS if self.rules is True else (self.rules,) if isinstance(self.rules, str) \
+            else tuple(self.rules or ())
+        self.rules_ = discover(df, self.encoder_, kinds) if kinds and not private else RuleSet([])
         report = on_epoch or (self._log_epoch if self.verbose else None)
         train_data = (continuous[fit_rows], discrete[fit_rows])
         self.fit_timings_ = {"encoders": round(encoded - start, 2),
@@ -368,12 +373,13 @@ class Synthesizer:
             z = torch.from_numpy(self.prior_.sample(n, rng))
             continuous, discrete, _ = self.model_.generate(z, generator)
             return self.rules_.apply(self.encoder_.decode(continuous.numpy(), discrete.numpy(),
-                                                          rng, ids, as_category), self.encoder_)
+                                                          rng, ids, as_category), self.encoder_,
+                                     rng=rng)
         constraints, per_column, unruled = constraint
         continuous, discrete, self.last_pool_ = draw_conditioned(
             self.model_, self.prior_, n, constraints, rng, generator)
         rows = self.rules_.apply(self.encoder_.decode(continuous, discrete, rng, ids, as_category),
-                                 self.encoder_, skip=unruled)
+                                 self.encoder_, skip=unruled, rng=rng)
         for name, c in per_column.items():
             if c.enforce is not None:
                 rows[name] = c.enforce(rows[name], rng)
@@ -416,7 +422,7 @@ class Synthesizer:
         continuous, discrete, _ = self.model_.generate(torch.from_numpy(z), generator,
                                                        greedy=not sample)
         return self.rules_.apply(self.encoder_.decode(continuous.numpy(), discrete.numpy(), rng),
-                                 self.encoder_)
+                                 self.encoder_, rng=rng)
 
     def interpolate(self, row_a: pd.DataFrame | pd.Series | dict, row_b: pd.DataFrame | pd.Series | dict,
                     steps: int = 10) -> pd.DataFrame:

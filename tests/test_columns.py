@@ -676,6 +676,19 @@ def test_a_numeric_whose_values_repeat_decodes_only_values_it_has(adult):
     assert not fnlwgt.decode(z, none, np.random.default_rng(5)).isin(set(adult["fnlwgt"])).all()
 
 
+def test_repeated_values_decode_to_the_very_floats_observed(adult):
+    """Wind speeds converted from knots (6.904679999999999 mph) have more digits than any
+    rounding to a few decimals keeps: rounded, they become floats no real row holds, which a
+    detector tells apart at once."""
+    knots = adult["hours-per-week"].clip(upper=40) % 30
+    s = (knots * 1.15078).rename("wind_speed")
+    assert (s.round(5) != s).any()
+    z = np.random.default_rng(4).standard_normal((5_000, 1)).astype(np.float32)
+    out = fitted(NumericEncoder, s).decode(z, np.zeros((5_000, 0), np.int64),
+                                           np.random.default_rng(5))
+    assert out.isin(set(s)).all()
+
+
 def test_a_repeated_value_encodes_over_its_whole_probability_mass(adult):
     s = adult["capital-gain"]
     enc = fitted(NumericEncoder, s)

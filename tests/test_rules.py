@@ -68,6 +68,13 @@ def test_sampled_rows_keep_every_rule_and_would_not_without(adult, adult_model):
     assert sum(adult_model.rules_.violations(adult, adult_model.encoder_)) == 0
     loose = Synthesizer(epochs=3, random_state=0, rules=False).fit(adult)
     assert len(loose.rules_) == 0
+    # Rules change nothing the model learns: without them, the same fit's very rows.
+    rules, adult_model.rules_ = adult_model.rules_, RuleSet([])
+    try:
+        pd.testing.assert_frame_equal(adult_model.sample(1000, random_state=1),
+                                      loose.sample(1000, random_state=1))
+    finally:
+        adult_model.rules_ = rules
     # Three epochs do not learn the rule; the same model with rules keeps it by construction.
     assert sum(adult_model.rules_.violations(loose.sample(5000, random_state=1),
                                              adult_model.encoder_)) > 0
@@ -147,3 +154,84 @@ def test_streamed_categorical_chunks_keep_the_rules(adult_model):
     assert sum(adult_model.rules_.violations(rows, adult_model.encoder_)) == 0
     plain = adult_model.sample(2000, random_state=7)
     pd.testing.assert_frame_equal(rows.astype(object), plain.astype(object))
+
+
+STORMS = Path(__file__).parent / "data" / "rules" / "storms.csv.gz"
+
+
+@pytest.fixture(scope="module")
+def storms() -> pd.DataFrame:
+    return read_table(STORMS)
+
+
+@pytest.fixture(scope="module")
+def storms_model(storms) -> Synthesizer:
+    return Synthesizer(epochs=1, random_state=0).fit(storms)
+
+
+def combination(df: pd.DataFrame, source: str, target: str) -> Rule:
+    counts = df.groupby([source, target], dropna=False).size()
+    plain = lambda v: None if pd.isna(v) else v.item() if hasattr(v, "item") else v  # noqa: E731
+    return Rule("combination", [source], target, len(df),
+                keys=[[plain(a), plain(b)] for a, b in counts.index],
+                values=[int(c) for c in counts])
+
+
+def test_a_column_tied_to_another_s_values_is_found(storms):
+    assert "name takes only values seen beside year" in rules_of(storms)
+    shuffled = storms.assign(year=storms["year"].sample(frac=1, random_state=0).to_numpy())
+    assert not [r for r in rules_of(shuffled) if "name takes only" in r]
+
+
+def test_pairs_never_seen_are_redrawn_keeping_nulls_and_near_numbers():
+    """A survey's income beside its year (null in 38% of rows): years shuffled, so most
+    pairs are new; each value is moved to the nearest income seen that year, and no value
+    becomes a null or a null a value where the year has both."""
+    df = table("gss_wages")
+    rule = combination(df, "year", "realrinc")
+    encoder = TableEncoder().fit(df, np.random.default_rng(0))
+    rules = RuleSet([rule])
+    rows = df.assign(year=df["year"].sample(frac=1, random_state=1).to_numpy())
+    before = rows["realrinc"].copy()
+    assert rules.violations(rows, encoder)[0] > 50
+    rules.apply(rows, encoder, rng=np.random.default_rng(0))
+    assert rules.violations(rows, encoder) == [0]
+    seen = df.groupby("year")["realrinc"]
+    has_both = seen.apply(lambda s: s.isna().any() and s.notna().any())
+    both = rows["year"].map(has_both).to_numpy(dtype=bool)
+    assert (rows["realrinc"].isna() == before.isna())[both].all()
+    moved = both & before.notna().to_numpy() & (rows["realrinc"] != before).to_numpy()
+    assert moved.sum() > 20
+    for year, old, new in zip(rows["year"][moved], before[moved], rows["realrinc"][moved]):
+        allowed = seen.get_group(year).dropna().to_numpy()
+        assert abs(new - old) == np.abs(allowed - old).min()
+    assert rows["realrinc"].dtype == df["realrinc"].dtype
+
+
+def test_sampled_rows_keep_the_combinations_seen(storms, storms_model, tmp_path):
+    kinds = [r.kind for r in storms_model.rules_.rules]
+    assert "combination" in kinds
+    rows = storms_model.sample(3000, random_state=0)
+    assert sum(storms_model.rules_.violations(rows, storms_model.encoder_)) == 0
+    loose = Synthesizer(epochs=1, random_state=0,
+                        rules=["equal", "lookup", "date_part", "order"]).fit(storms)
+    assert "combination" not in [r.kind for r in loose.rules_.rules]
+    i = kinds.index("combination")
+    assert storms_model.rules_.violations(loose.sample(3000, random_state=0),
+                                          storms_model.encoder_)[i] > 100
+    storms_model.save(tmp_path)
+    pd.testing.assert_frame_equal(Synthesizer.load(tmp_path).sample(1000, random_state=2),
+                                  storms_model.sample(1000, random_state=2))
+
+
+def test_a_condition_on_a_combination_target_redraws_its_source(storms, storms_model):
+    rows = storms_model.sample(300, random_state=0, conditions={"name": "Katrina"})
+    assert (rows["name"] == "Katrina").all()
+    years = set(storms.loc[storms["name"] == "Katrina", "year"])
+    assert set(rows["year"]) <= years and len(set(rows["year"])) > 1
+    assert sum(storms_model.rules_.violations(rows, storms_model.encoder_)) == 0
+
+
+def test_unknown_rule_kinds_are_refused(adult):
+    with pytest.raises(ValueError, match="unknown rule kinds.*'lokup'"):
+        Synthesizer(epochs=1, rules=["lokup"]).fit(adult.head(200))

@@ -103,11 +103,13 @@ class NumericEncoder(ColumnEncoder):
         u = np.clip((u - _U_LOW) / (_U_HIGH - _U_LOW), 0.0, 1.0)
         if self.support_ is not None:  # the value whose probability range holds u
             at = np.minimum(np.searchsorted(self.cdf_, u, side="left"), len(self.support_) - 1)
+            # The observed floats themselves, not rounded: 6.904679999999999 rounded to its
+            # 5 decimals is 6.90468, another float, and a value no real row holds.
             values = self.support_[at]
         else:
             values = _interp_levels(u, self.levels_, self.quantiles_)
-        if self.decimals_ is not None:
-            values = np.round(values, self.decimals_)
+            if self.decimals_ is not None:
+                values = np.round(values, self.decimals_)
         values = np.clip(values, self.quantiles_[0], self.quantiles_[-1])
         integer = _integer_dtype(self.dtype)
         if integer is not None:
