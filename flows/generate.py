@@ -80,7 +80,8 @@ from synthvae.io import (
     write_table,
     write_table_stream,
 )
-from synthvae.schema import SchemaViolation, infer_schema, load_schema, validate
+from synthvae.schema import (SchemaViolation, check_declared, infer_schema, load_schema,
+                             validate)
 from synthvae.stream import sample_stream
 
 DEFAULT_INPUT = ROOT / "data" / "adult.csv.gz"
@@ -122,11 +123,24 @@ def draft_schema(source: Path, destination: Path) -> Path:
 
 
 @task(**IO_TASK)
-def validate_table(table: Path, schema: Path, what: str) -> int:
-    """Check every row against the schema (Pandera, lazy); raise SchemaViolation listing all."""
+def validate_table(table: Path, schema: Path, what: str, rules: bool = True) -> int:
+    """Check every row against the schema (Pandera, lazy); raise SchemaViolation listing all.
+    `rules`: the schema's declared rules too."""
     rows = read_table(table)
-    validate(rows, load_schema(schema), what=what)
+    validate(rows, load_schema(schema), what=what, rules=rules)
     return len(rows)
+
+
+@task(**IO_TASK)
+def drop_violating_rows(source: Path, schema: Path, work_dir: Path) -> dict[str, Any]:
+    """The input without the rows breaking a declared rule, in `work_dir` when any does."""
+    table = read_table(source)
+    keep, message = check_declared(table, load_schema(schema))
+    if message is None:
+        return {"path": source, "dropped": 0, "rules": None}
+    path = work_dir / "input.parquet"
+    write_table(table[keep].reset_index(drop=True), path, "parquet")
+    return {"path": path, "dropped": int((~keep).sum()), "rules": message}
 
 
 @task(**IO_TASK)
@@ -162,6 +176,7 @@ def fit_model(
         random_state=seed,
         max_seconds=max_seconds,
         column_kinds=load_schema(schema).kinds(),
+        declared_rules=load_schema(schema).rules,
         dp_epsilon=dp_epsilon,
         dp_delta=dp_delta,
         **options,
@@ -367,6 +382,7 @@ def generate(
     workers: int | None = None,
     dask_address: str | None = None,
     shard_rows: int = SHARD_ROWS,
+    drop_violating: bool = False,
 ) -> dict[str, Any]:
     """Fit a VAE synthesizer to a table and write `rows` synthetic rows, a report and the model.
 
@@ -404,7 +420,7 @@ def generate(
                 output / DRAFT_SCHEMA_NAME,
             )
         with _timed(timings, "validate_input"):
-            validate_table(source, schema, "input table")
+            validate_table(source, schema, "input table", rules=not drop_violating)
         if model_dir:
             # A saved model: no training, so no rows are held back and privacy is not scored
             # (which rows it was trained on is not known here).
@@ -413,8 +429,16 @@ def generate(
             split = {"train": source, "holdout": None, "train_rows": loaded["rows"],
                      "holdout_rows": 0}
         else:
+            training_input = source
+            if drop_violating:
+                with _timed(timings, "drop_violating"):
+                    dropped = drop_violating_rows(source, schema, work)
+                if dropped["dropped"]:
+                    training_input = dropped["path"]
+                    logger.warning("--drop-violating: left out %d rows: %s",
+                                   dropped["dropped"], dropped["rules"])
             with _timed(timings, "split_holdout"):
-                split = split_holdout(source, work, holdout_fraction, seed)
+                split = split_holdout(training_input, work, holdout_fraction, seed)
             with _timed(timings, "fit"):
                 fit = fit_model(split["train"], schema, staging / "model", seed, epochs,
                                 max_seconds, dp_epsilon, dp_delta)
@@ -462,6 +486,8 @@ def generate(
             if not withheld
             else {"report": "report.json", "report_html": "report.html"},
             "input": loaded,
+            "rows_dropped": {"count": dropped["dropped"], "why": dropped["rules"]}
+            if drop_violating and not model_dir else None,
             "schema": {
                 "path": str(output / DRAFT_SCHEMA_NAME if inferred else schema),
                 "inferred": inferred,
@@ -659,6 +685,10 @@ HELP = {
         "sample in shards on an existing Dask cluster (tcp://HOST:8786); needs "
         "PREFECT_API_URL, and an output folder and model every worker can reach"
     ),
+    "drop_violating": (
+        "train without the input rows that break a rule the schema declares (how many is "
+        "logged and reported) instead of refusing the input (exit 2)"
+    ),
     "shard_rows": f"rows per shard with --workers or --dask-address (a multiple of {SAMPLE_CHUNK:,})",
 }
 SHOWN_DEFAULTS = {
@@ -676,6 +706,7 @@ SHOWN_DEFAULTS = {
     "where": "none",
     "sensitive": "the schema's `sensitive` list, else the last column",
     "privacy_gate": "off: figures are reported, not enforced",
+    "drop_violating": "off: an input breaking a declared rule is refused",
     "dp_epsilon": "no DP",
     "dp_delta": "1 / n^1.1 for n training rows",
     "model_dir": "train a new one",
@@ -703,7 +734,7 @@ TYPES = {
 }
 
 
-SWITCHES = ("privacy_gate",)
+SWITCHES = ("privacy_gate", "drop_violating")
 EXTRA = {"where": {"action": "append"}, "sensitive": {"action": "append"}}
 
 
@@ -796,6 +827,10 @@ def summary(report: dict[str, Any], wall_seconds: float, draft: bool = False) ->
                      f"no real rows given (--input); model in {output / 'model'}")
         return "\n".join(lines + [f"  report {output / 'report.json'}; wall time "
                                    f"{wall_seconds:.1f} s"])
+    dropped = report.get("rows_dropped") or {}
+    if dropped.get("count"):
+        lines.append(f"  trained without {dropped['count']:,} input rows (--drop-violating): "
+                     f"{dropped['why']}")
     if report.get("sharding"):
         shards = report["sharding"]
         lines.append(f"  sharded: {shards['shards']} parts (part-*.{report['format']}) from "
@@ -889,13 +924,18 @@ def _check_input(params: dict[str, Any]) -> bool:
     else:
         params["schema_path"] = str(schema)
         try:
-            validate(table, load_schema(schema), what=f"input table {source}")
+            validate(table, load_schema(schema), what=f"input table {source}", rules=False)
         except SchemaViolation as err:
             if any(problem["count"] for problem in err.problems):
                 raise
             # The table and schema disagree on which columns exist: a one-line input error.
             first, *rest = str(err).splitlines()
             raise InputError(f"{first} {'; '.join(line.strip(' -') for line in rest)}") from None
+        keep, message = check_declared(table, load_schema(schema), f"input table {source}")
+        if message and not params["drop_violating"]:
+            raise InputError(f"{message}; fix those rows, remove the rule from {schema}, or "
+                             f"pass --drop-violating to train without them")
+        table = table[keep]
     try:
         check_privacy_options(
             table.columns,

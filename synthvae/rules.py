@@ -15,7 +15,9 @@ rules that hold in every training row and are too well supported to hold by chan
 - `combination`: a column with many values that takes only a few of them beside each value
   of another (a storm's name beside its year, a survey's day beside its year) is redrawn,
   where the model paired the two in a way no training row does, from the values training
-  rows pair with the source's value, in their proportions.
+  rows pair with the source's value, in their proportions;
+- `exclusive`: two numbers never both non-zero (a capital gain and a capital loss): where the
+  model drew both, one is set to 0, each kept in the share of rows the training rows give it.
 
 The model still learns every column, so the dependent columns' marginals stay those the
 model drew for their sources, and conditions on a dependent column can be met through its
@@ -34,6 +36,7 @@ from .columns.base import ConditionError
 from .columns.datetime import DatetimeEncoder
 from .columns.numeric import NumericEncoder
 from .columns.table import TableEncoder
+from .declared import Declared
 
 # A rule must be far too well supported to hold by chance: with about C**2 column pairs
 # tried, 1e-9 keeps the chance of one spurious rule on a 100-column table near 1e-5.
@@ -49,7 +52,8 @@ SPARSE = 0.2
 MIN_MISSING_PAIRS = 20
 MIN_ROWS_PER_PAIR = 10
 MAX_COMBINATION_PAIRS = 50_000  # pairs a rule may store
-KINDS = ("equal", "lookup", "date_part", "order", "combination")
+LOWER_FROM_TIES = 0.1  # an order whose columns are equal in this share of rows is lowered
+KINDS = ("equal", "lookup", "date_part", "order", "combination", "exclusive")
 # Zones tried first when looking for the clock of local hour columns, then every other one.
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
          "Europe/London", "Europe/Paris", "Europe/Berlin", "Asia/Tokyo", "Asia/Shanghai",
@@ -70,8 +74,10 @@ class Rule:
     support: int
     part: str | None = None  # date_part's part
     zone: str | None = None  # date_part's clock, when not the column's own
+    repair: str | None = None  # order's: "swap" (None) or "lower" the low value to the high
     # lookup: the source values and the target's value, per entry; combination: the
-    # (source, target) pairs seen and how many rows hold each.
+    # (source, target) pairs seen and how many rows hold each; exclusive: the share of rows
+    # with one of the two non-zero in which it is the source.
     keys: list[list[Any]] = field(default_factory=list)
     values: list[Any] = field(default_factory=list)
 
@@ -82,7 +88,8 @@ class Rule:
                 "date_part": f"{self.target} = {self.part} of {src}"
                 + (f" in {self.zone}" if self.zone else ""),
                 "order": f"{src} <= {self.target}",
-                "combination": f"{self.target} takes only values seen beside {src}"}[self.kind]
+                "combination": f"{self.target} takes only values seen beside {src}",
+                "exclusive": f"{src} and {self.target} are never both non-zero"}[self.kind]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,8 +147,11 @@ class RuleSet:
                 source, target, pairs = target, source, self._reverse[i]
             rows[target] = pairs.redraw(*pairs.codes(rows[source], rows[target]), rows[target],
                                         rng)
+        for r in self.rules:
+            if r.kind == "exclusive":
+                _keep_one(rows, r, skip, rng)
         for i, r in enumerate(self.rules):
-            if r.kind not in ("order", "combination") and r.target not in skip:
+            if r.kind not in ("order", "combination", "exclusive") and r.target not in skip:
                 rows[r.target] = self._expected(i, r, rows, encoders)
         return rows
 
@@ -174,6 +184,9 @@ class RuleSet:
         encoders = {e.name: e for e in encoder.encoders_}
         unruled: set[str] = set()
         for r in reversed(self.rules):  # last first: a condition passed on may pass on again
+            if r.kind == "exclusive":  # the conditioned column is kept, the other zeroed
+                unruled.update(c for c in (r.sources[0], r.target) if c in conditions)
+                continue
             if r.kind == "order" or r.target not in conditions or r.target not in encoders:
                 continue
             source = r.sources[0]
@@ -211,6 +224,8 @@ class RuleSet:
             return lo > _ordered_values(df[r.target], encoders[r.target])
         if r.kind == "combination":
             return ~self._pairs[i].seen(*self._pairs[i].codes(df[r.sources[0]], df[r.target]))
+        if r.kind == "exclusive":
+            return _non_zero(df[r.sources[0]]) & _non_zero(df[r.target])
         expected = self._expected(i, r, df, encoders)
         same = expected.astype(object).to_numpy() == df[r.target].astype(object).to_numpy()
         return ~(same | (expected.isna().to_numpy() & df[r.target].isna().to_numpy()))
@@ -226,6 +241,37 @@ class RuleSet:
                           "real_violation_rate": round(n_real / max(1, len(real)), 6),
                           "synthetic_violation_rate": round(n_synth / max(1, len(synthetic)), 6)})
         return rates
+
+
+def with_declared(found: RuleSet, rules: list[Declared], df: pd.DataFrame,
+                  encoder: TableEncoder) -> RuleSet:
+    """The rules found in `df` with the declared ones (which `df` keeps) added; a found rule
+    setting a column a declared one sets, or the same rule, gives way to it."""
+    encoders = {e.name: e for e in encoder.encoders_}
+    made = []
+    for d in rules:
+        if d.kind == "order":
+            low, high = (_ordered_values(df[c], encoders[c]) for c in d.columns)
+            if low is None or high is None:
+                raise ValueError(f"declared rule {d.text!r}: an order needs two columns "
+                                 f"modelled as numbers or dates (see column_kinds)")
+            both = ~np.isnan(low) & ~np.isnan(high)
+            repair = _order_repair(low[both], high[both]) if both.any() \
+                and df[d.sources[0]].dtype == df[d.target].dtype else "lower"
+            made.append(Rule("order", list(d.sources), d.target, len(df), repair=repair))
+            continue
+        if d.kind == "lookup":
+            bad = [c for c in d.columns if not _json_plain(df[c])]
+            if bad:
+                raise ValueError(f"declared rule {d.text!r}: a column determined by others is "
+                                 f"looked up among numbers, text or booleans; "
+                                 f"{', '.join(map(repr, bad))} hold other values")
+            made.append(_lookup_rule(df, list(d.sources), d.target))
+        else:
+            made.append(Rule("equal", list(d.sources), d.target, len(df)))
+    targets, same = {r.target for r in made}, {r.describe() for r in made}
+    kept = [r for r in found.rules if r.target not in targets and r.describe() not in same]
+    return RuleSet(kept + made)
 
 
 # ------------------------------------------------------------------ discovery
@@ -280,7 +326,56 @@ def discover(df: pd.DataFrame, encoder: TableEncoder, kinds: tuple[str, ...] = K
     free = [c for c in closed if c not in derived and c in plain and n_levels[c] > 1]
     combinations = _find_combinations(df, free, ordered, codes, n_levels) \
         if "combination" in kinds else []
-    return RuleSet(orders + combinations + rules)
+    taken = derived | ordered | {c for r in rules + combinations for c in r.sources} \
+        | {r.target for r in combinations}
+    exclusive = _find_exclusive(df, [c for c in usable if c not in taken], encoders) \
+        if "exclusive" in kinds else []
+    return RuleSet(orders + combinations + exclusive + rules)
+
+
+def _find_exclusive(df, columns, encoders) -> list[Rule]:
+    """Pairs of numbers never both non-zero where independent columns would be in far more
+    than chance allows (-ln 1e-9 = 20.7 rows)."""
+    numbers = [c for c in columns if _ordered_values(df[c], encoders[c]) is not None
+               and not isinstance(encoders[c], DatetimeEncoder)]
+    if len(numbers) < 2:
+        return []
+    hits = np.column_stack([_non_zero(df[c]) for c in numbers]).astype(np.float64)
+    both = hits.T @ hits
+    share = hits.mean(axis=0)
+    rules = []
+    for i, a in enumerate(numbers):
+        for j in range(i + 1, len(numbers)):
+            if both[i, j] == 0 and len(df) * share[i] * share[j] > -np.log(CHANCE):
+                one = hits[:, i].sum() + hits[:, j].sum()
+                rules.append(Rule("exclusive", [a], numbers[j], len(df),
+                                  values=[float(hits[:, i].sum() / one)]))
+    return rules
+
+
+def _non_zero(s: pd.Series) -> np.ndarray:
+    values = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return ~np.isnan(values) & (values != 0)
+
+
+def _keep_one(rows: pd.DataFrame, r: Rule, skip: set[str] | frozenset,
+              rng: np.random.Generator) -> None:
+    """Where both columns of an exclusive rule are non-zero, one is set to 0: the one a
+    condition holds is kept, else the source in the training rows' share of rows."""
+    a, b = r.sources[0], r.target
+    if a in skip and b in skip:
+        return
+    both = _non_zero(rows[a]) & _non_zero(rows[b])
+    u = rng.random(int(both.sum()))
+    if not both.any():
+        return
+    keep_a = np.full(len(u), a in skip) if a in skip or b in skip else u < r.values[0]
+    for column, zero in ((b, keep_a), (a, ~keep_a)):
+        where = np.flatnonzero(both)[zero]
+        if len(where):
+            values = rows[column].to_numpy(copy=True)
+            values[where] = 0
+            rows[column] = pd.Series(values, index=rows.index, dtype=rows[column].dtype)
 
 
 class _Groups:
@@ -484,9 +579,22 @@ def _find_orders(df, columns, encoders) -> list[Rule]:
                     # Would independent values break it often enough to show it is a rule?
                     broken = np.mean(lo[rng.permutation(len(lo))] > hi)
                     if len(lo) * broken > -np.log(CHANCE):
-                        rules.append(Rule("order", [low], high, int(both.sum())))
+                        rules.append(Rule("order", [low], high, int(both.sum()),
+                                          repair=_order_repair(lo, hi)))
                     break
     return _without_implied(rules, df)
+
+
+def _order_repair(low: np.ndarray, high: np.ndarray) -> str:
+    """How a row drawn out of order is put back: swapping suits two columns on one scale
+    that are rarely equal (a day's low and high temperature); where the real rows are often
+    equal (a first floor that is the whole living area) or the two scales hardly meet (cars
+    beside garage square feet: a swap would make a 2 sq ft garage), the low value is lowered
+    to the high one instead."""
+    ties = float(np.mean(low == high))
+    q_low, q_high = np.quantile(low, [0.25, 0.75]), np.quantile(high, [0.25, 0.75])
+    overlap = max(q_low[0], q_high[0]) <= min(q_low[1], q_high[1])
+    return "lower" if ties >= LOWER_FROM_TIES or not overlap else "swap"
 
 
 def _without_implied(rules: list[Rule], df: pd.DataFrame) -> list[Rule]:
@@ -530,17 +638,26 @@ def _same_form(a: pd.Series, b: pd.Series, ea: Any, eb: Any) -> bool:
 
 # ------------------------------------------------------------------ helpers
 def _put_in_order(rows: pd.DataFrame, orders: list[Rule], encoders: dict) -> None:
-    """Swap values until `low <= high` for every order rule: each swap of an inverted
-    pair lowers the number of inversions, so this ends (passes are capped all the same)."""
+    """Swap (or lower) values until `low <= high` for every order rule: each swap of an
+    inverted pair lowers the number of inversions and lowering only lowers, so this ends
+    (passes are capped all the same)."""
     names = sorted({c for r in orders for c in (r.sources[0], r.target)})
     values = {c: _ordered_values(rows[c], encoders[c]) for c in names}
     raw = {c: rows[c].to_numpy(copy=True) for c in names}
+    whole = {c: pd.api.types.is_integer_dtype(rows[c].dtype) for c in names}
     for _ in range(len(orders) + 1):
         swapped = False
         for r in orders:
             lo, hi = r.sources[0], r.target
             bad = values[lo] > values[hi]  # NaN compares False: nulls are never swapped
-            if bad.any():
+            if bad.any() and r.repair == "lower":
+                swapped = True
+                if whole[lo]:  # an integer column takes the floor
+                    values[lo][bad] = np.floor(values[hi][bad])
+                    raw[lo][bad] = values[lo][bad].astype(np.int64)
+                else:
+                    values[lo][bad], raw[lo][bad] = values[hi][bad], raw[hi][bad]
+            elif bad.any():
                 swapped = True
                 values[lo][bad], values[hi][bad] = values[hi][bad], values[lo][bad].copy()
                 raw[lo][bad], raw[hi][bad] = raw[hi][bad], raw[lo][bad].copy()

@@ -47,7 +47,8 @@ from .io import InputError, ordered_map  # noqa: E402
 from .memory import concat_chunks, small_pages  # noqa: E402
 from .model import VAE, Constraints, VAEConfig  # noqa: E402
 from .prior import GaussianMixturePrior  # noqa: E402
-from .rules import KINDS, RuleSet, discover  # noqa: E402
+from .rules import KINDS, RuleSet, discover, with_declared  # noqa: E402
+from . import declared  # noqa: E402
 from .schema import SchemaViolation  # noqa: E402
 from .dp import check_privacy_budget, default_delta, train_private  # noqa: E402
 from .train import EpochStats, TrainConfig, train  # noqa: E402
@@ -104,6 +105,10 @@ class Synthesizer:
     column that takes only a few of its values beside each value of another) and makes
     every sampled row keep them (`synthvae.rules`, `rules_`; not under DP); a list of kinds
     (`["lookup", "order"]`, of `synthvae.rules.KINDS`) finds those only.
+    `declared_rules` adds rules the data alone cannot show (`"start <= end"`, `"a == b"`,
+    `"code is determined by name"`; see `synthvae.declared`): every training row must keep
+    them (InputError naming the rule and the rows otherwise, before any training), and every
+    sampled row does; with `rules=False` too.
     The same seed gives the same rows on the same kind of device, not across kinds.
     """
 
@@ -119,7 +124,7 @@ class Synthesizer:
                  patience: int = TrainConfig.patience,
                  validation_fraction: float = 0.1, max_seconds: float | None = None,
                  prior_components: int = 20, calibrate: bool = True,
-                 rules: bool | list[str] = True,
+                 rules: bool | list[str] = True, declared_rules: list[str] | None = None,
                  column_kinds: dict[str, str] | None = None,
                  random_state: int | None = None, verbose: bool = False,
                  device: str = "auto"):
@@ -143,6 +148,7 @@ class Synthesizer:
         self.prior_components = prior_components
         self.calibrate = calibrate
         self.rules = rules
+        self.declared_rules = declared_rules
         self.column_kinds = column_kinds
         self.random_state = random_state
         self.verbose = verbose
@@ -155,6 +161,8 @@ class Synthesizer:
     def fit(self, df: pd.DataFrame, on_epoch: Callable[[EpochStats], None] | None = None
             ) -> Synthesizer:
         _check_table(df)
+        declared_rules = _check_declared(df, self.declared_rules,
+                                         private=self.dp_epsilon is not None)
         device = resolve_device(self.device)  # a bad or missing device fails before any work
         start = time.perf_counter()
         seeds = np.random.SeedSequence(self.random_state)
@@ -200,7 +208,9 @@ class Synthesizer:
         encoded = time.perf_counter()
         kinds = KINDS if self.rules is True else (self.rules,) if isinstance(self.rules, str) \
             else tuple(self.rules or ())
-        self.rules_ = discover(df, self.encoder_, kinds) if kinds and not private else RuleSet([])
+        self.rules_ = with_declared(
+            discover(df, self.encoder_, kinds) if kinds and not private else RuleSet([]),
+            declared_rules, df, self.encoder_)
         report = on_epoch or (self._log_epoch if self.verbose else None)
         train_data = (continuous[fit_rows], discrete[fit_rows])
         self.fit_timings_ = {"encoders": round(encoded - start, 2),
@@ -659,6 +669,30 @@ def _kl_warmup_epochs(epochs: int) -> int:
 # As scikit-learn does: the parameters are the constructor's.
 _PARAMS = tuple(name for name in inspect.signature(Synthesizer.__init__).parameters
                 if name != "self")
+
+
+def _check_declared(df: pd.DataFrame, texts: list[str] | None, private: bool
+                    ) -> list[declared.Declared]:
+    """The declared rules, each kept by every row of `df`; InputError otherwise."""
+    if isinstance(texts, str):
+        texts = [texts]
+    rules = []
+    for text in texts or []:
+        try:
+            rule = declared.parse(text, df.columns)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+        bad = np.flatnonzero(declared.broken(rule, df))
+        if len(bad):
+            shown = ", ".join(str(i) for i in df.index[bad[:5]]) + (", ..." if len(bad) > 5 else "")
+            raise InputError(f"declared rule {text!r}: {len(bad)} of {len(df)} training rows "
+                             f"break it (rows {shown})")
+        if private and rule.kind == "lookup":
+            raise InputError(f"declared rule {text!r}: a lookup table reads the real rows "
+                             f"outside the differential privacy guarantee; declare orders and "
+                             f"equal columns only under DP")
+        rules.append(rule)
+    return rules
 
 
 def _check_table(df: pd.DataFrame) -> None:

@@ -457,3 +457,42 @@ def test_default_command_writes_100k_rows_that_pass_the_schema(run_cli, tmp_path
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def schema_with_rules(tmp_path: Path, rules: list[str]) -> Path:
+    doc = yaml.safe_load(ADULT_SCHEMA.read_text())
+    doc["rules"] = rules
+    path = tmp_path / "adult_rules.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_a_declared_rule_the_input_breaks_is_refused_before_training(run_cli, sample_csv,
+                                                                     adult_sample, tmp_path):
+    schema = schema_with_rules(tmp_path, ["education-num is determined by education",
+                                          "age <= hours-per-week"])
+    result = run_cli("flows.generate", "--input", sample_csv, "--schema", schema, *QUICK)
+    breaking = int((adult_sample["age"] > adult_sample["hours-per-week"]).sum())
+    assert result.returncode == 2, result.stderr[-2000:]
+    error = result.stderr.strip().splitlines()
+    assert len(error) == 1
+    assert f"'age <= hours-per-week' in {breaking} rows" in error[0]
+    assert "--drop-violating" in error[0] and "education-num" not in error[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_drop_violating_trains_without_the_rows_breaking_a_declared_rule(
+        run_cli, sample_csv, adult_sample, tmp_path):
+    schema = schema_with_rules(tmp_path, ["age <= hours-per-week"])
+    output = tmp_path / "out"
+    result = run_cli("flows.generate", "--input", sample_csv, "--schema", schema,
+                     "--output", output, "--drop-violating", *QUICK)
+    assert result.returncode == 0, result.stderr[-3000:]
+    breaking = int((adult_sample["age"] > adult_sample["hours-per-week"]).sum())
+    report = json.loads((output / "report.json").read_text())
+    assert report["rows_dropped"]["count"] == breaking > 0
+    assert report["train_rows"] + report["holdout_rows"] == SAMPLE_ROWS - breaking
+    rows = read_table(output / "synthetic.parquet")
+    assert (rows["age"] <= rows["hours-per-week"]).all()
+    assert f"trained without {breaking} input rows" in result.stdout
+    assert "age <= hours-per-week" in [r["rule"] for r in report["rules"]]

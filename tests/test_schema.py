@@ -12,6 +12,7 @@ from synthvae.schema import (
     ColumnSpec,
     SchemaViolation,
     TableSchema,
+    check_declared,
     infer_schema,
     load_schema,
     validate,
@@ -334,3 +335,65 @@ def test_a_schema_edited_in_place_is_checked_by_its_new_rules(adult, adult_schem
     schema.columns["age"].max = 60
     with pytest.raises(SchemaViolation, match="age"):
         validate(adult, schema)
+
+
+def with_rules(schema: TableSchema, rules: list[str]) -> TableSchema:
+    edited = copy.deepcopy(schema)
+    edited.rules = rules
+    return edited
+
+
+def test_declared_rules_are_checked_on_every_row_and_named_with_their_values(adult,
+                                                                              adult_schema):
+    """32,561 rows: the witness rows check the columns; one row deep inside breaks a rule
+    across columns, which has no witnesses, and is still found."""
+    schema = with_rules(adult_schema, ["education-num is determined by education",
+                                       "capital-loss <= fnlwgt"])
+    validate(adult, schema)
+    broken = adult.copy()
+    broken.loc[20_000, "capital-loss"] = 4000
+    broken.loc[20_000, "fnlwgt"] = 3000
+    with pytest.raises(SchemaViolation) as err:
+        validate(broken, schema)
+    (problem,) = err.value.problems
+    assert problem["column"] == "capital-loss, fnlwgt"
+    assert problem["rule"] == "breaks declared rule capital-loss <= fnlwgt"
+    assert problem["count"] == 1
+    assert problem["examples"] == [{"row": 20_000, "value": {"capital-loss": 4000,
+                                                             "fnlwgt": 3000}}]
+    assert "(capital-loss=4000, fnlwgt=3000) at row 20000" in str(err.value)
+    validate(broken, schema, rules=False)  # the columns alone pass
+
+
+def test_check_declared_gives_the_rows_to_keep_and_one_line(adult, adult_schema):
+    schema = with_rules(adult_schema, ["age <= hours-per-week"])
+    keep, message = check_declared(adult, schema)
+    expected = (adult["age"] <= adult["hours-per-week"]).to_numpy()
+    np.testing.assert_array_equal(keep, expected)
+    first = np.flatnonzero(~expected)[:5]
+    assert message == (f"input table breaks declared rule 'age <= hours-per-week' in "
+                       f"{(~expected).sum()} rows (row {', '.join(map(str, first))}, ...)")
+    keep, message = check_declared(adult, adult_schema)
+    assert keep.all() and message is None
+
+
+@pytest.mark.parametrize("rule, words", [
+    ("age =< fnlwgt", "is not one of"),
+    ("age <= salary", "no column 'salary'"),
+    ("education <= age", "an order needs two numbers or two dates"),
+    ("age is determined by sex, race, education", "one or two others"),
+    ("age == age", "names a column twice"),
+])
+def test_bad_declared_rules_are_one_line_errors_naming_the_rule(tmp_path, rule, words):
+    text = ADULT_SCHEMA.read_text() + f"rules: [{rule!r}]\n"
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=words) as err:
+        load_schema(path)
+    assert rule in str(err.value) and "\n" not in str(err.value)
+
+
+def test_declared_rules_round_trip_through_yaml(adult_schema, tmp_path):
+    schema = with_rules(adult_schema, ["capital-loss <= fnlwgt",
+                                       "education-num is determined by education"])
+    assert load_schema(schema.save_yaml(tmp_path / "s.yaml")).rules == schema.rules
