@@ -172,11 +172,12 @@ def fit_model(
     """Fit a Synthesizer with the schema's column kinds and save it to `model_dir`."""
     logger = get_run_logger()
     options = {"epochs": epochs} if epochs is not None else {}
+    contract = load_schema(schema)
     synthesizer = Synthesizer(
         random_state=seed,
         max_seconds=max_seconds,
-        column_kinds=load_schema(schema).kinds(),
-        declared_rules=load_schema(schema).rules,
+        column_kinds=contract.kinds(),
+        declared_rules=contract.rules,
         dp_epsilon=dp_epsilon,
         dp_delta=dp_delta,
         **options,
@@ -923,15 +924,16 @@ def _check_input(params: dict[str, Any]) -> bool:
         infer_schema(table, name=table_stem(source))  # raises on a column it cannot type
     else:
         params["schema_path"] = str(schema)
+        contract = load_schema(schema)
         try:
-            validate(table, load_schema(schema), what=f"input table {source}", rules=False)
+            validate(table, contract, what=f"input table {source}", rules=False)
         except SchemaViolation as err:
             if any(problem["count"] for problem in err.problems):
                 raise
             # The table and schema disagree on which columns exist: a one-line input error.
             first, *rest = str(err).splitlines()
             raise InputError(f"{first} {'; '.join(line.strip(' -') for line in rest)}") from None
-        keep, message = check_declared(table, load_schema(schema), f"input table {source}")
+        keep, message = check_declared(table, contract, f"input table {source}")
         if message and not params["drop_violating"]:
             raise InputError(f"{message}; fix those rows, remove the rule from {schema}, or "
                              f"pass --drop-violating to train without them")
