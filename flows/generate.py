@@ -66,7 +66,8 @@ from synthvae.detection import detection
 from synthvae.evaluate import score, sdmetrics_metadata
 from synthvae.catalog import check_name
 from synthvae.catalog import publish as publish_version
-from synthvae.privacy import PrivacyGate, check_privacy_options, privacy_report
+from synthvae.gate import PrivacyGate, attack_results
+from synthvae.privacy import check_privacy_options, privacy_report
 from synthvae.report_html import write_report as write_html_report
 from synthvae.io import (
     SUPPORTED_SUFFIXES,
@@ -94,7 +95,7 @@ WORK_FOLDER = ".work"  # in the staging folder; removed before it becomes the ou
 MIN_TRAIN_ROWS = 10
 LOG_EVERY_SECONDS = 5.0  # training progress lines at most this often
 SCORE_ROWS = 200_000  # synthetic rows read back for scoring; each score subsamples further
-PRIVACY_ATTACKS = 5000  # attack targets per side: the risk intervals narrow to about ±0.07
+PRIVACY_ATTACKS = 5000  # attack targets per side
 SCORES_ARTIFACT = "synthvae-scores"
 REPORT_ARTIFACT = "synthvae-report"
 SCORE_KEYS = ("quality", "column_shapes", "column_pair_trends", "detection", "rules",
@@ -375,6 +376,7 @@ def generate(
     gate_copy_excess: float = 0.0,
     gate_attack_risk: float = 0.1,
     gate_membership_auc: float = 0.6,
+    gate_false_alarm: float = 0.002,
     dp_epsilon: float | None = None,
     dp_delta: float | None = None,
     model_dir: str | None = None,
@@ -469,7 +471,7 @@ def generate(
                 sensitive,
             )
         gate = PrivacyGate(gate_dcr_overfitting, gate_copy_excess, gate_attack_risk,
-                           gate_membership_auc)
+                           gate_membership_auc, gate_false_alarm)
         privacy = scores["privacy_report"]
         failures = gate.check(privacy) if privacy is not None else [
             {"name": "privacy_report", "value": None, "threshold": None, "rule": "measured",
@@ -608,7 +610,10 @@ class PrivacyGateFailed(InputError):
 def _gate_words(failures: list[dict[str, Any]]) -> str:
     return "; ".join(
         f"{f['name']} = {_fmt(f['value'])}, must be {f['rule']} {_fmt(f['threshold'])}"
-        + (f" (off by {_fmt(f['by'])})" if f.get("by") is not None else "")
+        + (f" (off by {_fmt(f['by'])}" if f.get("by") is not None else "")
+        + (f", p = {f['p_value']:.2g} < {f['p_needed']:.2g}" if f.get("p_value") is not None
+           and f.get("p_needed") is not None else "")
+        + (")" if f.get("by") is not None else "")
         for f in failures
     )
 
@@ -655,16 +660,23 @@ HELP = {
         "SDMetrics disclosure protection), repeatable"
     ),
     "privacy_gate": (
-        "enforce the privacy gate: when a figure misses its threshold, the rows and model "
-        "are not published and the exit code is 3"
+        "enforce the privacy gate: when a figure is past its threshold by more than noise, "
+        "the rows and model are not published and the exit code is 3"
     ),
-    "gate_dcr_overfitting": "gate: minimum SDMetrics DCROverfittingProtection",
+    "gate_dcr_overfitting": (
+        "gate: minimum DCR overfitting protection (1: synthetic rows sit no nearer the "
+        "training rows than unseen real rows do)"
+    ),
     "gate_copy_excess": (
-        "gate: maximum share of synthetic rows copying a training row, above the holdout's own "
-        "share of such duplicates"
+        "gate: maximum share of synthetic rows copying a training row, above the share of real "
+        "rows that equal one"
     ),
-    "gate_attack_risk": "gate: maximum upper 95%% bound of each attack's risk",
-    "gate_membership_auc": "gate: maximum upper 95%% bound of the membership-inference AUC",
+    "gate_attack_risk": "gate: maximum risk of each attack (singling out, linkability, inference)",
+    "gate_membership_auc": "gate: maximum membership-inference AUC (0.5 = chance)",
+    "gate_false_alarm": (
+        "gate: chance that rows leaking nothing fail it (a figure fails only when past its "
+        "threshold with a p-value below this over the number of figures)"
+    ),
     "dp_epsilon": (
         "train with DP-SGD (Opacus) to this epsilon; the epsilon spent goes in the report"
     ),
@@ -728,6 +740,7 @@ TYPES = {
     "gate_copy_excess": unit_interval,
     "gate_attack_risk": unit_interval,
     "gate_membership_auc": unit_interval,
+    "gate_false_alarm": unit_interval,
     "dp_epsilon": positive_float,
     "dp_delta": open_unit_interval,
     "workers": positive_int,
@@ -856,11 +869,11 @@ def summary(report: dict[str, Any], wall_seconds: float, draft: bool = False) ->
     attacks = report.get("privacy_report") or {}
     if attacks:
         mia = attacks.get("membership_inference") or {}
-        risks = [r for _, r in _attacks(attacks.get("attacks") or {})]
-        worst = max((r["ci"][1] for r in risks if r.get("ci")), default=None)
+        risks = [r for _, r in attack_results(attacks.get("attacks") or {})]
+        worst = max((r["risk"] for r in risks if r.get("risk") is not None), default=None)
         lines.append(
             f"  attacks: membership-inference AUC {_fmt(mia.get('auc'))} (0.5 = chance), highest "
-            f"attack-risk upper bound {_fmt(worst)}; privacy gate "
+            f"attack risk {_fmt(worst)}; privacy gate "
             f"{_gate_line(report['privacy_gate'])}"
         )
         if mia.get("skipped"):
@@ -943,7 +956,8 @@ def _check_input(params: dict[str, Any]) -> bool:
             table.columns,
             params["sensitive"],
             PrivacyGate(params["gate_dcr_overfitting"], params["gate_copy_excess"],
-                        params["gate_attack_risk"], params["gate_membership_auc"]),
+                        params["gate_attack_risk"], params["gate_membership_auc"],
+                        params["gate_false_alarm"]),
         )
     except ValueError as err:
         raise InputError(str(err)) from None
@@ -1100,14 +1114,6 @@ def _markdown(report: dict[str, Any]) -> str:
 def _finite(value: float) -> float | None:
     """No NaN in report.json (DP training has no validation loss): JSON has no NaN."""
     return None if value != value else round(value, 4)
-
-
-def _attacks(section: dict[str, Any]):
-    for name, result in section.items():
-        if name == "inference":
-            yield from ((f"inference.{k}", v) for k, v in result.items())
-        elif isinstance(result, dict) and "risk" in result:
-            yield name, result
 
 
 def _gate_line(gate: dict[str, Any]) -> str:

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from synthvae.columns.base import UnsupportedColumnError
+from synthvae.gate import attack_results, gate_figures
 from synthvae.kinds import datetime_format, detect_kind
 
 KINDS = ("numeric", "categorical", "boolean", "datetime", "time", "id", "text", "constant")
@@ -59,15 +60,6 @@ LABEL_CHARS = 18  # plot labels are cut to this length; the full text is in the 
 REAL = "#3b6ea8"
 SYNTHETIC = "#e07b00"
 PASS, FAIL = "#1a7f37", "#c62828"
-
-# The figures PrivacyGate.check judges: (name, threshold key in the gate, rule). Attack
-# figures, one per attack, follow the pattern of ATTACK_FIGURE.
-GATE_FIGURES = (
-    ("sdmetrics.dcr_overfitting_protection", "dcr_overfitting_protection_min", ">="),
-    ("exact_copies.excess_copy_rate", "exact_copy_rate_max_over_holdout", "<="),
-    ("membership_inference.auc_ci_upper", "membership_auc_upper_ci_max", "<="),
-)
-ATTACK_FIGURE = ("attacks.{}.risk_ci_upper", "attack_risk_upper_ci_max", "<=")
 
 SCORE_KEYS = ("quality", "column_shapes", "column_pair_trends", "ml_efficacy")
 MODEL_KEYS = ("model", "params", "model_params", "model_config", "train_config", "synthesizer")
@@ -1016,44 +1008,6 @@ def _summary_section(report) -> str:
     )
 
 
-def _gate_figures(privacy: dict) -> list[tuple[str, object, str, str]]:
-    """(figure name, value, threshold key, rule) of every figure the gate judges, as
-    PrivacyGate.check reads them; skipped attacks as (name, None, reason, '')."""
-
-    def get(*keys):
-        node = privacy
-        for key in keys:
-            node = node.get(key) if isinstance(node, dict) else None
-        return node
-
-    def upper(ci):
-        return ci[1] if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
-
-    values = {
-        "sdmetrics.dcr_overfitting_protection": get(
-            "sdmetrics", "dcr_overfitting_protection", "score"
-        ),
-        "exact_copies.excess_copy_rate": get("exact_copies", "excess_copy_rate"),
-        "membership_inference.auc_ci_upper": upper(get("membership_inference", "auc_ci")),
-    }
-    figures = [(name, values[name], key, rule) for name, key, rule in GATE_FIGURES]
-    for name, attack in _attack_results(get("attacks") or {}):
-        pattern, key, rule = ATTACK_FIGURE
-        if "skipped" in attack:
-            figures.append((pattern.format(name), None, str(attack["skipped"]), ""))
-        else:
-            figures.append((pattern.format(name), upper(attack.get("ci")), key, rule))
-    return figures
-
-
-def _attack_results(attacks: dict):
-    for name, result in attacks.items():
-        if name == "inference" and isinstance(result, dict):
-            yield from ((f"inference.{k}", r) for k, r in result.items() if isinstance(r, dict))
-        elif isinstance(result, dict):
-            yield name, result
-
-
 def _privacy_section(report) -> str:
     privacy = report.get("privacy_report") if isinstance(report.get("privacy_report"), dict) else {}
     gate = report.get("privacy_gate") if isinstance(report.get("privacy_gate"), dict) else None
@@ -1076,12 +1030,13 @@ def _privacy_section(report) -> str:
     failures = {f.get("name"): f for f in (gate or {}).get("failures") or [] if isinstance(f, dict)}
     if privacy or failures:
         rows, seen = [], set()
-        for name, value, key, rule in _gate_figures(privacy):
+        for figure in gate_figures(privacy):
+            name, value, key, rule = figure.name, figure.value, figure.threshold, figure.rule
             seen.add(name)
-            if not rule:  # a skipped attack
+            if figure.skipped:
                 rows.append(
-                    f"<tr><td>{_e(name)}</td><td class=num>—</td><td>—</td>"
-                    f'<td class="muted">skipped: {_e(key)}</td><td></td></tr>'
+                    f"<tr><td>{_e(name)}</td><td class=num>—</td><td class=num>—</td><td>—</td>"
+                    f'<td class="muted">skipped: {_e(figure.skipped)}</td><td></td></tr>'
                 )
                 continue
             failure = failures.get(name)
@@ -1093,17 +1048,19 @@ def _privacy_section(report) -> str:
                 value = failure.get("value", value)
             elif gate is None or threshold is None:
                 status, by = None, None
-            else:
+            else:  # passed: within its threshold, or past it by no more than noise
                 v = _float(value)
-                status = v is not None and (v >= threshold if rule == ">=" else v <= threshold)
-                by = None
-            rows.append(_gate_row(name, value, rule, threshold, status, by, value is None))
+                within = v is not None and (v >= threshold if rule == ">=" else v <= threshold)
+                status, by = (True if within else "noise"), None
+            rows.append(_gate_row(name, value, figure.p_value, rule, threshold, status, by,
+                                  value is None))  # fmt: skip
         for name, failure in failures.items():  # figures this page does not know
             if name not in seen:
                 rows.append(
                     _gate_row(
                         name,
                         failure.get("value"),
+                        failure.get("p_value"),
                         failure.get("rule", ""),
                         _float(failure.get("threshold")),
                         False,
@@ -1114,8 +1071,11 @@ def _privacy_section(report) -> str:
         caption = "" if gate else " (no privacy gate in the report: figures are not judged)"
         out.append(
             f"<h3>Gated figures{_e(caption)}</h3><p>Each figure the privacy gate judges; "
-            "the gate passes when every one does. The evidence behind them is below.</p>"
-            "<table><tr><th>figure</th><th>value</th>"
+            "the gate passes when every one does. A figure fails when it is past its threshold "
+            "and its p-value (the chance that rows leaking nothing score at least this) is "
+            "below the gate's false-alarm rate over the number of figures. The evidence "
+            "behind them is below.</p>"
+            "<table><tr><th>figure</th><th>value</th><th>p-value</th>"
             "<th>threshold</th><th>verdict</th><th>past it by</th></tr>"
             f"{''.join(rows)}</table>"
         )
@@ -1142,9 +1102,11 @@ def _privacy_section(report) -> str:
     return "".join(out)
 
 
-def _gate_row(name, value, rule, threshold, status, by, missing) -> str:
+def _gate_row(name, value, p_value, rule, threshold, status, by, missing) -> str:
     if status is None:
         verdict = '<span class="muted">not judged</span>'
+    elif status == "noise":
+        verdict = f'<b style="color:{PASS}">pass</b> (past it by no more than noise)'
     elif status:
         verdict = f'<b style="color:{PASS}">pass</b>'
     else:
@@ -1152,7 +1114,8 @@ def _gate_row(name, value, rule, threshold, status, by, missing) -> str:
     symbol = {">=": "≥", "<=": "≤"}.get(rule, rule)
     limit = "—" if threshold is None else f"{_e(symbol)} {_fmt(threshold)}"
     return (
-        f"<tr><td>{_e(name)}</td><td class=num>{_fmt(value)}</td><td>{limit}</td>"
+        f"<tr><td>{_e(name)}</td><td class=num>{_fmt(value)}</td>"
+        f"<td class=num>{'—' if p_value is None else f'{p_value:.2g}'}</td><td>{limit}</td>"
         f"<td>{verdict}</td><td class=num>{_fmt(by) if by is not None else ''}</td></tr>"
     )
 
@@ -1188,13 +1151,26 @@ def _privacy_details(privacy: dict) -> str:
                 f"<table><tr><th>metric</th><th>score</th><th>details</th></tr>{table}</table>",
             )
         )
+    closer = privacy.get("closer_to_training")
+    if isinstance(closer, dict):
+        out.append(_fold(
+            "Nearest real row",
+            "<p>share: how often a synthetic row's nearest real row (of the training and "
+            "holdout rows together) is a training row; expected: the share for rows the model "
+            "never learned from. protection: 1 when the share is no higher than expected.</p>"
+            + _kv_table(closer),
+        ))  # fmt: skip
     copies = privacy.get("exact_copies")
     if isinstance(copies, dict):
-        out.append(_fold("Exact copies of training rows", _kv_table(copies)))
+        out.append(_fold(
+            "Exact copies of training rows",
+            "<p>Against the control: holdout rows equal to a training row, and training rows "
+            "equal to another training row.</p>" + _kv_table(copies),
+        ))  # fmt: skip
     attacks = privacy.get("attacks")
     if isinstance(attacks, dict):
         rows = []
-        for name, a in _attack_results(attacks):
+        for name, a in attack_results(attacks):
             note = "; ".join(str(a[k]) for k in ("skipped", "note", "warning") if a.get(k))
             rows.append(
                 f"<tr><td>{_e(name)}</td><td class=num>{_fmt(a.get('risk'))}</td>"
@@ -1227,7 +1203,8 @@ def _privacy_details(privacy: dict) -> str:
     rest = {
         k: v
         for k, v in privacy.items()
-        if k not in ("sdmetrics", "exact_copies", "attacks", "membership_inference")
+        if k not in ("sdmetrics", "closer_to_training", "exact_copies", "attacks",
+                     "membership_inference")
     }
     if rest:
         out.append(_fold("Privacy report settings", _kv_table(rest)))

@@ -170,13 +170,14 @@ def test_report_holds_the_privacy_evidence_and_an_html_report(generated):
     _, output = generated
     report = json.loads((output / "report.json").read_text())
     privacy = report["privacy_report"]
-    assert {"sdmetrics", "exact_copies", "attacks", "membership_inference"} <= set(privacy)
+    assert {"sdmetrics", "closer_to_training", "exact_copies", "attacks",
+            "membership_inference"} <= set(privacy)
     assert 0.0 <= privacy["membership_inference"]["auc"] <= 1.0
     assert "income" in privacy["attacks"]["inference"]  # the schema names income sensitive
     gate = report["privacy_gate"]
     assert gate["enforced"] is False and set(gate["thresholds"]) == {
         "dcr_overfitting_protection_min", "exact_copy_rate_max_over_holdout",
-        "attack_risk_upper_ci_max", "membership_auc_upper_ci_max"}
+        "attack_risk_max", "membership_auc_max", "false_alarm_rate"}
     html = (output / "report.html").read_text()
     assert html.lstrip().lower().startswith("<!doctype html") and "membership" in html.lower()
 
@@ -196,7 +197,8 @@ def test_a_run_that_fails_the_privacy_gate_publishes_no_rows(run_cli, adult_samp
     report = json.loads((output / "report.json").read_text())
     assert report["privacy_gate"]["passed"] is False and report["privacy_gate"]["failures"]
     failure = report["privacy_gate"]["failures"][0]
-    assert {"name", "value", "threshold", "rule", "by"} <= set(failure)
+    assert {"name", "value", "threshold", "rule", "by", "p_value", "p_needed"} <= set(failure)
+    assert failure["p_value"] < failure["p_needed"]
 
 
 @pytest.mark.parametrize("args, words", [

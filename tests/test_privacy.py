@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from synthvae.evaluate import sdmetrics_metadata
-from synthvae.privacy import PrivacyGate, check_privacy_options, privacy_report
+from synthvae.gate import PrivacyGate
+from synthvae.privacy import check_privacy_options, privacy_report
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 # Income is ~78% predictable from a row's other columns in the population, so its inference
@@ -68,6 +69,9 @@ def test_copy_of_training_rows_is_flagged_by_every_section(copy_report):
     sdm = copy_report["sdmetrics"]
     assert sdm["new_row_synthesis"]["score"] == 0.0
     assert sdm["dcr_overfitting_protection"]["closer_to_training"] > 0.6
+    assert copy_report["closer_to_training"]["expected"] == 0.5  # as many holdout rows
+    assert copy_report["closer_to_training"]["share"] > 0.99
+    assert copy_report["closer_to_training"]["protection"] < 0.02
     assert copy_report["exact_copies"]["synthetic_copy_rate"] == 1.0
     assert copy_report["exact_copies"]["excess_copy_rate"] > 0.99
     attacks = _attacks(copy_report)
@@ -81,25 +85,29 @@ def test_copy_of_training_rows_is_flagged_by_every_section(copy_report):
     for name, attack in attacks.items():
         assert attack["ci"][0] > 0.3, name  # even the interval's low end is a high risk
         assert attack["attack_rate"] > attack["control_rate"], name
+        assert attack["p_value"] < 1e-6, name
     assert copy_report["membership_inference"]["auc"] > 0.95
+    for section in ("closer_to_training", "exact_copies", "membership_inference"):
+        assert copy_report[section]["p_value"] < 1e-6, section
 
 
 def test_gate_fails_a_copy_naming_each_figure_and_by_how_much(copy_report):
     failed = PrivacyGate().check(copy_report)
     names = {f["name"] for f in failed}
     assert {
-        "sdmetrics.dcr_overfitting_protection",
+        "closer_to_training.protection",
         "exact_copies.excess_copy_rate",
-        "attacks.singling_out_univariate.risk_ci_upper",
-        "attacks.singling_out_multivariate.risk_ci_upper",
-        "attacks.linkability.risk_ci_upper",
-        "attacks.inference.age.risk_ci_upper",
-        "attacks.inference.occupation.risk_ci_upper",
-        "membership_inference.auc_ci_upper",
+        "attacks.singling_out_univariate.risk",
+        "attacks.singling_out_multivariate.risk",
+        "attacks.linkability.risk",
+        "attacks.inference.age.risk",
+        "attacks.inference.occupation.risk",
+        "membership_inference.auc",
     } == names
     for f in failed:
         assert f["by"] == pytest.approx(abs(f["value"] - f["threshold"]), abs=1e-6)
         assert f["rule"] in (">=", "<=")
+        assert f["p_value"] < f["p_needed"] == pytest.approx(0.002 / 8)
 
 
 def test_independent_real_sample_shows_no_risk_and_passes_the_gate(independent_report):
@@ -111,6 +119,9 @@ def test_independent_real_sample_shows_no_risk_and_passes_the_gate(independent_r
         assert attack["ci"][1] <= 0.1, name
     low, high = report["membership_inference"]["auc_ci"]
     assert 0.45 <= report["membership_inference"]["auc"] <= 0.55 and low < 0.5 < high
+    closer = report["closer_to_training"]
+    assert abs(closer["share"] - closer["expected"]) < 0.05 and closer["protection"] > 0.9
+    assert report["exact_copies"]["excess_copy_rate"] <= 0.002
     assert PrivacyGate().check(report) == []
     json.dumps(report, allow_nan=False)  # plain JSON: no numpy scalars, no NaN
 
@@ -122,6 +133,7 @@ def test_every_section_records_its_rows_and_seconds(independent_report):
         report["sdmetrics"]["dcr_overfitting_protection"],
         report["sdmetrics"]["new_row_synthesis"],
         *report["sdmetrics"]["disclosure_protection"].values(),
+        report["closer_to_training"],
         report["exact_copies"],
         *_attacks(report).values(),
         report["membership_inference"],
@@ -159,27 +171,13 @@ def _without_seconds(value):
     return value
 
 
-@pytest.mark.parametrize(
-    "threshold, value",
-    [
-        ("dcr_overfitting_protection_min", 1.5),
-        ("exact_copy_rate_max_over_holdout", -0.01),
-        ("attack_risk_upper_ci_max", math.nan),
-        ("membership_auc_upper_ci_max", "0.6"),
-    ],
-)
-def test_gate_rejects_a_threshold_outside_zero_to_one(threshold, value):
-    with pytest.raises(ValueError, match=rf"{threshold}.*{value!r}"):
-        PrivacyGate(**{threshold: value})
-
-
-def test_gate_rechecks_a_threshold_changed_after_construction(copy_report):
-    gate = PrivacyGate()
-    gate.attack_risk_upper_ci_max = 2.0
-    with pytest.raises(ValueError, match="attack_risk_upper_ci_max"):
-        gate.check(copy_report)
-    with pytest.raises(ValueError, match="attack_risk_upper_ci_max"):
-        check_privacy_options(["age"], ["age"], gate)
+def test_five_percent_copies_fail_the_gate_on_exact_copies(test_rows, train, holdout, metadata):
+    independent = test_rows.iloc[1500:].reset_index(drop=True)
+    copied = pd.concat([independent.iloc[75:], train.iloc[:75]], ignore_index=True)
+    report = _report(train, holdout, copied, metadata)
+    assert report["exact_copies"]["excess_copy_rate"] == pytest.approx(0.05, abs=0.002)
+    failed = PrivacyGate().check(report)
+    assert "exact_copies.excess_copy_rate" in {f["name"] for f in failed}
 
 
 def test_unknown_sensitive_column_is_named_with_the_available_ones(train, holdout, metadata):
@@ -270,7 +268,7 @@ def test_text_only_table_has_no_figures_and_the_gate_fails_on_them():
     json.dumps(report, allow_nan=False)
     assert "every column is an id or text" in report["membership_inference"]["skipped"]
     failed = {f["name"] for f in PrivacyGate().check(report)}
-    assert "sdmetrics.dcr_overfitting_protection" in failed  # not measured is not passed
+    assert "closer_to_training.protection" in failed  # not measured is not passed
 
 
 def test_sensitive_text_column_is_noted_not_raised(train, holdout, metadata):

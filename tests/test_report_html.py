@@ -55,6 +55,7 @@ def _privacy_report(failing: bool = False) -> dict:
         "control_attacks": 1000,
         "control_successes": 163.0,
         "baseline_successes": 79.0,
+        "p_value": 0.39,
         "seconds": 0.17,
     }
     return {
@@ -83,12 +84,23 @@ def _privacy_report(failing: bool = False) -> dict:
             },
             "seconds": 12.68,
         },
+        "closer_to_training": {
+            "share": 0.8575 if failing else 0.7982,
+            "expected": 0.8,
+            "protection": 0.71 if failing else 1.0,
+            "p_value": 1e-9 if failing else 0.61,
+            "rows": {"train": 1500, "holdout": 375, "synthetic": 2000},
+            "seconds": 0.4,
+        },
         "exact_copies": {
             "synthetic_copies": 0,
             "synthetic_copy_rate": 0.0,
             "holdout_copies": 0,
             "holdout_copy_rate": 0.0,
+            "training_repeat_rate": 0.0,
+            "control_copy_rate": 0.0,
             "excess_copy_rate": 0.0,
+            "p_value": 1.0,
             "seconds": 0.08,
         },
         "attacks": {
@@ -99,7 +111,8 @@ def _privacy_report(failing: bool = False) -> dict:
                 "ci": None,
                 "skipped": "linkability needs two columns or more",
             },
-            "inference": {"age": attack | {"ci": [0.0, 0.25 if failing else 0.055]}},
+            "inference": {"age": attack | ({"risk": 0.25, "ci": [0.2, 0.3], "p_value": 1e-6}
+                                           if failing else {"ci": [0.0, 0.055]})},
             "seconds": 0.5,
         },
         "membership_inference": {
@@ -108,6 +121,7 @@ def _privacy_report(failing: bool = False) -> dict:
             "dcr_mean_train": 0.8305,
             "dcr_mean_holdout": 0.7958,
             "bootstrap_rounds": 500,
+            "p_value": 0.82,
             "seconds": 0.9,
         },
         "sensitive": ["age"],
@@ -120,8 +134,9 @@ def _privacy_report(failing: bool = False) -> dict:
 THRESHOLDS = {
     "dcr_overfitting_protection_min": 0.9,
     "exact_copy_rate_max_over_holdout": 0.0,
-    "attack_risk_upper_ci_max": 0.1,
-    "membership_auc_upper_ci_max": 0.6,
+    "attack_risk_max": 0.1,
+    "membership_auc_max": 0.6,
+    "false_alarm_rate": 0.002,
 }
 
 
@@ -131,18 +146,22 @@ def _report(failing: bool = False) -> dict:
     if failing:
         failures = [
             {
-                "name": "sdmetrics.dcr_overfitting_protection",
+                "name": "closer_to_training.protection",
                 "value": 0.71,
                 "threshold": 0.9,
                 "rule": ">=",
                 "by": 0.19,
+                "p_value": 1e-9,
+                "p_needed": 0.0004,
             },
             {
-                "name": "attacks.inference.age.risk_ci_upper",
+                "name": "attacks.inference.age.risk",
                 "value": 0.25,
                 "threshold": 0.1,
                 "rule": "<=",
                 "by": 0.15,
+                "p_value": 1e-6,
+                "p_needed": 0.0004,
             },
         ]
     return {
@@ -280,11 +299,11 @@ def test_page_shows_scores_privacy_gate_columns_pairs_and_provenance(adult, adul
         assert text in page, text
     # Every gated figure with its threshold and verdict; the skipped attack says why.
     for figure in (
-        "sdmetrics.dcr_overfitting_protection",
+        "closer_to_training.protection",
         "exact_copies.excess_copy_rate",
-        "membership_inference.auc_ci_upper",
-        "attacks.singling_out_univariate.risk_ci_upper",
-        "attacks.inference.age.risk_ci_upper",
+        "membership_inference.auc",
+        "attacks.singling_out_univariate.risk",
+        "attacks.inference.age.risk",
     ):
         row = re.search(rf"<tr><td>{re.escape(figure)}</td>.*?</tr>", page)
         assert row and "pass" in row.group(0) and ("≤" in row.group(0) or "≥" in row.group(0))
@@ -301,11 +320,11 @@ def test_page_shows_scores_privacy_gate_columns_pairs_and_provenance(adult, adul
 def test_failed_gate_names_each_failure(wide_page):
     assert ">FAILED<" in wide_page
     for figure, by in (
-        ("sdmetrics.dcr_overfitting_protection", "0.19"),
-        ("attacks.inference.age.risk_ci_upper", "0.15"),
+        ("closer_to_training.protection", "0.19"),
+        ("attacks.inference.age.risk", "0.15"),
     ):
         row = re.search(rf"<tr><td>{re.escape(figure)}</td>.*?</tr>", wide_page).group(0)
-        assert "FAIL" in row and by in row
+        assert "FAIL" in row and by in row and "1e-" in row  # with the p-value behind it
 
 
 class _Tags(HTMLParser):
