@@ -19,10 +19,10 @@ bar (the false-alarm rate over the number of figures the full report has): a fig
 fails fails the gate whatever the others say, so the verdict is the full gate's. Only sets
 that pass that figure are scored in full.
 
-Then the **default model**: `Synthesizer(random_state=0)` fitted on train.csv, as many
-rows sampled as it has, judged the same way with the test split as the holdout
-(`--no-model` skips it; `--synthetic DIR` judges `DIR/<table>.parquet` instead of fitting,
-as `benchmarks/corpus.py --keep DIR` writes them; `--draws 0` judges the model alone).
+Then the **default model**, as a flow run would have it: `Synthesizer(random_state=0)`
+fitted on the first draw's training rows, as many rows sampled as train.csv has, judged the
+same way against that draw's holdout (`--no-model` skips it; `--draws 0` judges the model
+alone).
 
 Printed: per table, how many real draws pass (the bar: at least 95%), how many copied draws
 fail (the bar: all), the model's verdict and the figures it failed, and, for comparison,
@@ -91,10 +91,9 @@ def previous_gate_passes(report: dict) -> bool:
     )
 
 
-def judge_table(path: Path, draws: int, model: bool, epochs: int | None,
-                synthetic: Path | None) -> dict:
-    train_file, test_file = read_table(path / "train.csv.gz"), read_table(path / "test.csv.gz")
-    pooled = pd.concat([train_file, test_file], ignore_index=True)
+def judge_table(path: Path, draws: int, model: bool, epochs: int | None) -> dict:
+    train_file = read_table(path / "train.csv.gz")
+    pooled = pd.concat([train_file, read_table(path / "test.csv.gz")], ignore_index=True)
     n_holdout = int(round(HOLDOUT_FRACTION * len(train_file)))
     n_train = len(train_file) - n_holdout
     kinds = {c: detect_kind(train_file[c]) for c in train_file.columns}
@@ -128,15 +127,12 @@ def judge_table(path: Path, draws: int, model: bool, epochs: int | None,
                 out["copy_missed"].append({"draw": draw, "rate": rate, "copies": copies})
     out["draw_seconds"] = round(time.perf_counter() - start, 1)
     if model:
+        train, holdout, _ = deal(pooled, n_train, n_holdout, np.random.default_rng([0, 1]))
         fit_start = time.perf_counter()
-        if synthetic is not None:
-            rows = read_table(synthetic / f"{path.name}.parquet")
-        else:
-            kwargs = {} if epochs is None else {"epochs": epochs}
-            rows = Synthesizer(random_state=0, **kwargs).fit(train_file).sample(len(train_file))
-            out["model_fit_seconds"] = round(time.perf_counter() - fit_start, 1)
-        metadata = sdmetrics_metadata(train_file, kinds)
-        model_report = report(train_file, test_file, rows, metadata, 0)
+        kwargs = {} if epochs is None else {"epochs": epochs}
+        rows = Synthesizer(random_state=0, **kwargs).fit(train).sample(len(train_file))
+        out["model_fit_seconds"] = round(time.perf_counter() - fit_start, 1)
+        model_report = report(train, holdout, rows, sdmetrics_metadata(train, kinds), 0)
         out["model_failures"] = gate.check(model_report)
         out["model_figures"] = {f.name: (f.value, f.p_value) for f in gate_figures(model_report)}
     return out
@@ -149,7 +145,6 @@ def main() -> int:
     parser.add_argument("--draws", type=int, default=20)
     parser.add_argument("--no-model", action="store_true")
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--synthetic", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
@@ -157,7 +152,7 @@ def main() -> int:
     tables = [p for p in tables if args.only is None or p.name in args.only]
     results = {}
     for path in tables:
-        result = judge_table(path, args.draws, not args.no_model, args.epochs, args.synthetic)
+        result = judge_table(path, args.draws, not args.no_model, args.epochs)
         results[path.name] = result
         model = result.get("model_failures")
         verdict = "-" if model is None else ("pass" if not model else "FAIL " + ", ".join(

@@ -19,6 +19,7 @@ from .columns.timeofday import detect_time_format
 ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key|code)$|^id([_\s.-]|$)", re.IGNORECASE)
 CAMEL_ID_NAME = re.compile(r"[a-z0-9](Id|ID)$")  # customerId, userID (case matters: not "paid")
 NEAR_UNIQUE = 0.9     # share of distinct values above which strings are ids or free text
+ONE_OFF_TEXT = 0.5    # strings with spaces, most rows holding a value seen once: free text
 MIN_ROWS_FOR_UNIQUE = 20
 DENSE_ID_ROWS = 1000  # a dense run of this many distinct integers is a row number
 
@@ -62,6 +63,12 @@ def detect_kind(s: pd.Series) -> str:
     if len(text) >= MIN_ROWS_FOR_UNIQUE and distinct_share >= NEAR_UNIQUE:
         has_spaces = text.str.contains(r"\s", regex=True).mean() > 0.5
         return "text" if has_spaces else "id"
+    # Free text that now and then repeats ("NO DAMAGE." among incident reports): most rows
+    # hold a sentence no other row has. As a category it would be copied word for word.
+    if len(text) >= MIN_ROWS_FOR_UNIQUE and distinct_share >= ONE_OFF_TEXT:
+        one_offs = (text.value_counts() == 1).sum() / len(text)
+        if one_offs >= ONE_OFF_TEXT and text.str.contains(r"\s", regex=True).mean() > 0.5:
+            return "text"
     return "categorical"
 
 

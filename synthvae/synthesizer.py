@@ -99,7 +99,10 @@ class Synthesizer:
     when torch sees one (with bf16 mixed precision where the GPU supports it), else on the
     CPU; the fitted model always ends on the CPU, where sampling runs (`synthvae.fused`).
     `calibrate=True` matches the sampled rows' class shares (null rates included) to the
-    training rows' after training (`synthvae.calibration`; not under DP).
+    training rows' after training (`synthvae.calibration`; not under DP). `protect_below=k`:
+    a category, or a repeated number, seen in fewer than k training rows is never generated
+    as it is (a value one person has singles them out). Off (1) by default: at 5 it cost
+    fidelity on the real-table corpus (see docs/design.md).
     `rules=True` finds the rules every training row keeps (a column that equals another,
     is determined by one or two others or is a part of a date; two columns kept in order; a
     column that takes only a few of its values beside each value of another) and makes
@@ -126,6 +129,7 @@ class Synthesizer:
                  prior_components: int = 20, calibrate: bool = True,
                  rules: bool | list[str] = True, declared_rules: list[str] | None = None,
                  column_kinds: dict[str, str] | None = None,
+                 protect_below: int = 1,
                  random_state: int | None = None, verbose: bool = False,
                  device: str = "auto"):
         self.epochs = epochs
@@ -150,6 +154,7 @@ class Synthesizer:
         self.rules = rules
         self.declared_rules = declared_rules
         self.column_kinds = column_kinds
+        self.protect_below = protect_below
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
@@ -169,7 +174,7 @@ class Synthesizer:
         enc_seed, split_seed, torch_seed, prior_seed, self._sample_seed = (
             int(s.generate_state(1)[0]) for s in seeds.spawn(5))
         rng = np.random.default_rng(enc_seed)
-        self.encoder_ = TableEncoder(self.column_kinds).fit(df, rng)
+        self.encoder_ = TableEncoder(self.column_kinds, self.protect_below).fit(df, rng)
         continuous, discrete = self.encoder_.encode(df, rng)
 
         private = self.dp_epsilon is not None

@@ -71,6 +71,22 @@ def test_adult_table_round_trips_exactly_with_its_dtypes(adult):
     pd.testing.assert_frame_equal(out, adult)  # nulls in workclass/occupation/country included
 
 
+def test_values_seen_in_fewer_than_five_rows_are_not_given_back(adult):
+    table = TableEncoder(protect_below=5).fit(adult, np.random.default_rng(0))
+    continuous, discrete = table.encode(adult)
+    out = table.decode(continuous, discrete, np.random.default_rng(1))
+    for name in ("native-country", "capital-gain"):  # a category, a number on a grid
+        counts = adult[name].value_counts()
+        rare = adult[name].map(counts) < 5
+        assert rare.sum() >= 10, name  # the sample has such values to protect
+        pd.testing.assert_series_equal(out[name][~rare], adult[name][~rare])  # the rest do
+        kept = (out[name][rare] == adult[name][rare]).mean()
+        assert kept <= (0 if name == "native-country" else 0.2), (name, kept)
+    # a protected number lies between its neighbours and is as whole as the column
+    gain = out["capital-gain"]
+    assert (gain == gain.round()).all() and gain.between(0, adult["capital-gain"].max()).all()
+
+
 def test_table_encoding_gives_float32_features_and_int64_codes_of_the_declared_widths(adult):
     table = TableEncoder().fit(adult, np.random.default_rng(0))
     continuous, discrete = table.encode(adult)

@@ -182,3 +182,16 @@ def test_scores_read_timestamps_whose_offset_changes_with_the_season():
     assert df["time_hour"].str[-6:].nunique() == 2
     columns = score(df, df.sample(frac=1, random_state=0))["columns"]
     assert columns["time_hour"] == 1.0  # the same rows: every timestamp read
+
+
+def test_free_text_that_sometimes_repeats_is_text_not_a_category():
+    # Incident reports: a few stock phrases repeat, most rows hold a sentence of their own
+    # (84% distinct: under the 90% that makes a column near-unique).
+    stock = ["NO DAMAGE.", "NO DAMAGE OR DELAY.", "BIRD REMAINS FOUND ON RWY."]
+    own = [f"FLT {i} STRUCK A BIRD ON FINAL APPROACH, ENG {i % 4 + 1} INSPECTED." for i in range(840)]
+    reports = pd.Series(own + stock * 53, name="remarks")
+    assert 0.5 < reports.nunique() / len(reports) < 0.9
+    assert detect_kind(reports) == "text"
+    # Categories with spaces that repeat stay categories.
+    jobs = pd.Series(["Tech support", "Craft repair", "Other service"] * 300, name="occupation")
+    assert detect_kind(jobs) == "categorical"

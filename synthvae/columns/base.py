@@ -8,7 +8,7 @@ columns with thousands of levels: the model one-hots or embeds them a batch at a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -77,6 +77,10 @@ class ColumnEncoder:
     cardinalities: list[int] = field(default_factory=list)
 
     kind = "base"
+    # Value protection: values seen in fewer training rows are not decoded as they are
+    # (categories give way to the most common level, numbers to a point between their
+    # neighbours). 1, the default, protects nothing: the encoder is an exact inverse.
+    protect_below: ClassVar[int] = 1
 
     def fit(self, s: pd.Series, rng: np.random.Generator) -> ColumnEncoder:
         raise NotImplementedError

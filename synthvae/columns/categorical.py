@@ -32,6 +32,16 @@ class CategoricalEncoder(ColumnEncoder):
         # NaN, None and pd.NA in one object column are one null level, not three.
         counts = s.value_counts(dropna=True, sort=True)
         counts = counts[counts > 0]  # a categorical's unused categories are not levels
+        # Value protection: levels this rare are not learned, so never generated; their rows
+        # train as the most common level (unseen values encode so). Not where every level is
+        # that rare: such a column (a tiny table's) would have nothing left to learn.
+        common = counts >= self.protect_below
+        self.protected_hashes_ = np.zeros(0, np.uint64)
+        if common.any() and not common.all():
+            # Kept as hashes, so real rows holding them still encode (as seen values) while
+            # the model file keeps no protected value whole.
+            self.protected_hashes_ = np.unique(_hashes(counts.index[~common]))
+            counts = counts[common]
         n_null = int(s.isna().sum())
         if n_null:
             counts = pd.concat([counts, pd.Series([n_null], index=pd.Index([None], dtype=object))])
@@ -99,6 +109,8 @@ class CategoricalEncoder(ColumnEncoder):
         keys = s.astype(object).where(s.notna(), _NULL)
         seen = pd.Index([_null_token(v) for v in self.levels_ + self.rare_levels_])
         unseen = (seen.get_indexer(keys) < 0)
+        if unseen.any() and len(self.protected_hashes_):
+            unseen &= ~(np.isin(_hashes(s), self.protected_hashes_) & s.notna().to_numpy())
         if not unseen.any():
             return []
         null = s.isna().to_numpy()
@@ -181,12 +193,15 @@ class CategoricalEncoder(ColumnEncoder):
         meta.update(levels=self.levels_, rare_levels=self.rare_levels_,
                     categories=self.categories_, ordered=self.ordered_)
         arrays.update(rare_probs=self.rare_probs_)
+        if len(self.protected_hashes_):
+            arrays.update(protected_hashes=self.protected_hashes_)
         return meta, arrays
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.levels_, self.rare_levels_ = meta["levels"], meta["rare_levels"]
         self.categories_, self.ordered_ = meta.get("categories"), meta.get("ordered", False)
         self.rare_probs_ = arrays["rare_probs"]
+        self.protected_hashes_ = arrays.get("protected_hashes", np.zeros(0, np.uint64))
         self._index()
 
 
@@ -215,3 +230,8 @@ def _is_null(v: Any) -> bool:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
         return False
+
+
+def _hashes(values) -> np.ndarray:
+    """64-bit hashes of values as text (to_json_value keeps fitted values' text as read)."""
+    return pd.util.hash_array(np.asarray([str(v) for v in values], dtype=object))

@@ -172,7 +172,9 @@ class DatetimeEncoder(ColumnEncoder):
         # The column's resolution: the coarsest step every value is a whole multiple of.
         self.step_ = next(step for step in STEPS if np.all(ns[~nulls] % int(step * 1e9) == 0))
         seconds = np.where(nulls, np.nan, ns.astype("float64") / 1e9)
-        self.inner_ = NumericEncoder(self.name, dtype="float64").fit(pd.Series(seconds), rng)
+        self.inner_ = NumericEncoder(self.name, dtype="float64")
+        self.inner_.protect_below = self.protect_below
+        self.inner_.fit(pd.Series(seconds), rng)
         self.n_continuous, self.cardinalities = self.inner_.n_continuous, self.inner_.cardinalities
         return self
 

@@ -69,13 +69,14 @@ class NumericEncoder(ColumnEncoder):
         self.levels_ = np.linspace(0.0, 1.0, n_levels)
         self.quantiles_ = np.quantile(observed, self.levels_) if len(observed) else np.zeros(n_levels)
         self.decimals_ = _decimals(observed)
-        self.support_, self.cdf_ = None, None
+        self.support_, self.cdf_, self.protected_ = None, None, None
         support, counts = np.unique(observed, return_counts=True)
         # Past 2**53 float64 values are not the integers they stand for; whole numbers there
         # keep the grid, whose decoding _exact_whole makes exact.
         if 0 < len(support) <= DISCRETE_MAX_VALUES and np.abs(support).max() <= 2**53 and \
                 len(observed) >= DISCRETE_MIN_REPEATS * len(support):
             self.support_, self.cdf_ = support, np.cumsum(counts) / counts.sum()
+            self.protected_ = counts < self.protect_below
         return self
 
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
@@ -106,6 +107,8 @@ class NumericEncoder(ColumnEncoder):
             # The observed floats themselves, not rounded: 6.904679999999999 rounded to its
             # 5 decimals is 6.90468, another float, and a value no real row holds.
             values = self.support_[at]
+            if self.protected_ is not None and len(self.support_) > 1:
+                values = self._protected(values, u, at)
         else:
             values = _interp_levels(u, self.levels_, self.quantiles_)
             if self.decimals_ is not None:
@@ -123,6 +126,25 @@ class NumericEncoder(ColumnEncoder):
             elif integer is None:  # an integer column has no infinities to give back
                 values = np.where(code == i, np.inf if name == "+inf" else -np.inf, values)
         return as_series(values, self.dtype, self.name, nulls)
+
+    def _protected(self, values: np.ndarray, u: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Values seen in fewer than `protect_below` training rows are replaced by a point
+        between the value below and the value itself (the smallest: between it and the next),
+        placed by where u falls in its probability range, and rounded like grid values."""
+        rows = self.protected_[at]
+        if not rows.any():
+            return values
+        a = at[rows]
+        floor = np.where(a > 0, self.cdf_[np.maximum(a - 1, 0)], 0.0)  # P(X < value)
+        width = self.cdf_[a] - floor
+        frac = np.clip((u[rows] - floor) / np.where(width > 0, width, 1.0), 0.0, 1.0)
+        hi = np.maximum(a, 1)
+        between = self.support_[hi - 1] + frac * (self.support_[hi] - self.support_[hi - 1])
+        if self.decimals_ is not None:
+            between = np.round(between, self.decimals_)
+        values = values.copy()
+        values[rows] = between
+        return values
 
     def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
         values = _as_float(s)
@@ -220,7 +242,8 @@ class NumericEncoder(ColumnEncoder):
                     whole_range=self.whole_range_)
         arrays.update(levels=self.levels_, quantiles=self.quantiles_)
         if self.support_ is not None:
-            arrays.update(support=self.support_, cdf=self.cdf_)
+            arrays.update(support=self.support_, cdf=self.cdf_,
+                          protected=self.protected_.astype(np.uint8))
         return meta, arrays
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -230,6 +253,8 @@ class NumericEncoder(ColumnEncoder):
         self.whole_range_ = meta.get("whole_range")
         self.levels_, self.quantiles_ = arrays["levels"], arrays["quantiles"]
         self.support_, self.cdf_ = arrays.get("support"), arrays.get("cdf")
+        protected = arrays.get("protected")  # absent from models saved before protection
+        self.protected_ = None if protected is None else protected.astype(bool)
 
 
 def parse_bounds(name: str, value: Any) -> tuple[float, float]:

@@ -32,10 +32,14 @@ class TableEncoder:
 
     `encode(df)` gives `(continuous (n, n_continuous) float32, discrete (n, len(cardinalities))
     int64)`; `decode` inverts it into a DataFrame with the fitted columns, order and dtypes.
+    `protect_below=k` (the Synthesizer asks for 5) keeps categories and repeated numbers seen
+    in fewer than k rows from being decoded as they are; 1 keeps the inverse exact.
     """
 
-    def __init__(self, column_kinds: dict[str, str] | None = None):
+    def __init__(self, column_kinds: dict[str, str] | None = None,
+                 protect_below: int = 1):
         self.column_kinds = column_kinds or {}
+        self.protect_below = protect_below
 
     def fit(self, df: pd.DataFrame, rng: np.random.Generator) -> TableEncoder:
         unknown = sorted(set(self.column_kinds) - set(df.columns))
@@ -50,7 +54,9 @@ class TableEncoder:
             kind = self.column_kinds.get(name) or detect_kind(s)
             if kind == "numeric" and s.nunique() <= DISCRETE_LEVELS:
                 kind = "discrete"
-            self.encoders_.append(ENCODERS[kind](name=name).fit(s, rng))
+            encoder = ENCODERS[kind](name=name)
+            encoder.protect_below = self.protect_below
+            self.encoders_.append(encoder.fit(s, rng))
         self._layout()
         return self
 
