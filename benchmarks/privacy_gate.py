@@ -111,17 +111,14 @@ def judge_table(path: Path, draws: int, model: bool, epochs: int | None) -> dict
         out["real_pass"] += not failures
         out["real_failures"] += [f["name"] for f in failures]
         out["previous_gate_real_pass"] += previous_gate_passes(real)
-        judged = sum(1 for f in gate_figures(real) if not f.skipped)
-        p_needed = gate.false_alarm_rate / judged
+        p_needed = gate.p_needed(real)  # the copied sets' reports have the same figures
         for rate in COPY_RATES:
             copied = with_copies(stand_in, train, rate, rng)
             copies = copy_rates(train, holdout, copied, metadata)
-            if copies["excess_copy_rate"] > gate.exact_copy_rate_max_over_holdout and (
-                copies["p_value"] < p_needed
-            ):
-                failed = True
-            else:
-                failed = bool(gate.check(report(train, holdout, copied, metadata, draw)))
+            figure = next(f for f in gate_figures({"exact_copies": copies})
+                          if f.name == "exact_copies.excess_copy_rate")
+            failed = gate.failure(figure, p_needed) is not None or bool(
+                gate.check(report(train, holdout, copied, metadata, draw)))
             out["copy_fail"][str(rate)] += failed
             if not failed:
                 out["copy_missed"].append({"draw": draw, "rate": rate, "copies": copies})

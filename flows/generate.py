@@ -608,12 +608,15 @@ class PrivacyGateFailed(InputError):
 
 
 def _gate_words(failures: list[dict[str, Any]]) -> str:
+    def details(f: dict[str, Any]) -> str:
+        parts = [] if f.get("by") is None else [f"off by {_fmt(f['by'])}"]
+        if f.get("p_value") is not None and f.get("p_needed") is not None:
+            parts.append(f"p = {f['p_value']:.2g} < {f['p_needed']:.2g}")
+        return f" ({', '.join(parts)})" if parts else ""
+
     return "; ".join(
         f"{f['name']} = {_fmt(f['value'])}, must be {f['rule']} {_fmt(f['threshold'])}"
-        + (f" (off by {_fmt(f['by'])}" if f.get("by") is not None else "")
-        + (f", p = {f['p_value']:.2g} < {f['p_needed']:.2g}" if f.get("p_value") is not None
-           and f.get("p_needed") is not None else "")
-        + (")" if f.get("by") is not None else "")
+        + details(f)
         for f in failures
     )
 

@@ -269,20 +269,25 @@ def exact_copies(
 ) -> dict:
     """Synthetic and holdout rows identical to a training row, over the scored columns.
 
-    `*_copies` counts distinct rows; `*_copy_rate` is the share of all rows (repeats
-    included) that equal a training row, so a model that emits one training row many
+    `*_copies` counts distinct rows; `*_copy_rows` the rows (repeats included) that equal a
+    training row and `*_copy_rate` their share, so a model that emits one training row many
     times shows up. Compare synthetic_copy_rate with holdout_copy_rate: real tables hold
     duplicates too (Adult's test split repeats a few training rows).
     """
     scored = _scored_metadata(metadata or sdmetrics_metadata(train))
     _check_columns(synthetic, scored, "synthetic")
     _check_columns(holdout, scored, "holdout")
-    train_hashes = np.unique(_row_hashes(train, scored, train))
-    result = {}
+    train_hashes, inverse, counts = np.unique(
+        _row_hashes(train, scored, train), return_inverse=True, return_counts=True
+    )
+    # Training rows equal to another training row: real rows that repeat a row the rest
+    # of the training set holds, the control privacy.copy_rates judges copies against.
+    result = {"training_repeat_rows": int(np.sum(counts[inverse] > 1))}
     for name, frame in (("synthetic", synthetic), ("holdout", holdout)):
         hashes = _row_hashes(frame, scored, train)
         is_copy = np.isin(hashes, train_hashes)
         result[f"{name}_copies"] = int(np.unique(hashes[is_copy]).size)
+        result[f"{name}_copy_rows"] = int(is_copy.sum())
         result[f"{name}_copy_rate"] = _number(is_copy.mean() if len(frame) else 0.0, 6)
     return result
 
@@ -332,8 +337,9 @@ def score(
         }
     elif holdout is not None:
         figures = ("dcr_synthetic_median", "dcr_holdout_median", "dcr_ratio", "dcr_holdout_p05",
-                   "share_synthetic_closer", "share_holdout_closer", "synthetic_copies",
-                   "synthetic_copy_rate", "holdout_copies", "holdout_copy_rate")  # fmt: skip
+                   "share_synthetic_closer", "share_holdout_closer", "training_repeat_rows",
+                   "synthetic_copies", "synthetic_copy_rows", "synthetic_copy_rate",
+                   "holdout_copies", "holdout_copy_rows", "holdout_copy_rate")  # fmt: skip
         result["privacy"] = dict.fromkeys(figures) | {"not_available": {"privacy": why}}
         rows_scored |= {"holdout": len(holdout), "dcr_synthetic": 0, "dcr_holdout": 0}
     result["rows_scored"] = rows_scored

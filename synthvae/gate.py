@@ -64,24 +64,27 @@ class PrivacyGate:
         passes on evidence only. Skipped attacks (a table too narrow for them) are not
         figures."""
         self.validate()
-        judged = [f for f in gate_figures(report) if not f.skipped]
-        p_needed = self.false_alarm_rate / max(len(judged), 1)
-        failed = []
-        for figure in judged:
-            threshold = getattr(self, figure.threshold)
-            value, p = figure.value, figure.p_value
-            past = value is None or (
-                value < threshold if figure.rule == ">=" else value > threshold
-            )
-            # A report without p-values (written before they were measured) is judged on
-            # its values alone.
-            if past and (value is None or p is None or p < p_needed):
-                failed.append({
-                    "name": figure.name, "value": value, "threshold": threshold,
-                    "rule": figure.rule, "by": None if value is None else round(
-                        abs(value - threshold), 6), "p_value": p, "p_needed": p_needed,
-                })  # fmt: skip
-        return failed
+        p_needed = self.p_needed(report)
+        failures = (self.failure(f, p_needed) for f in gate_figures(report) if not f.skipped)
+        return [failure for failure in failures if failure is not None]
+
+    def p_needed(self, report: dict) -> float:
+        """The p-value below which a figure of `report` counts as more than noise."""
+        judged = sum(1 for f in gate_figures(report) if not f.skipped)
+        return self.false_alarm_rate / max(judged, 1)
+
+    def failure(self, figure: GateFigure, p_needed: float) -> dict | None:
+        """The failure dict `check` lists for `figure`, or None when it passes."""
+        threshold = getattr(self, figure.threshold)
+        value, p = figure.value, figure.p_value
+        past = value is None or (value < threshold if figure.rule == ">=" else value > threshold)
+        # A report without p-values (written before they were measured) is judged on its
+        # values alone.
+        if not past or (value is not None and p is not None and p >= p_needed):
+            return None
+        by = None if value is None else round(abs(value - threshold), 6)
+        return {"name": figure.name, "value": value, "threshold": threshold,
+                "rule": figure.rule, "by": by, "p_value": p, "p_needed": p_needed}
 
 
 @dataclass(frozen=True)

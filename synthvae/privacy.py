@@ -497,19 +497,14 @@ def copy_rates(
     """
     start = time.perf_counter()
     result = exact_copies(train, synthetic, holdout, metadata)
-    scored = _scored_metadata(metadata)
-    hashes, inverse, counts = np.unique(
-        _row_hashes(train, scored, train), return_inverse=True, return_counts=True
-    )
-    train_repeats = int(np.sum(counts[inverse] > 1))
-    copies = round(result["synthetic_copy_rate"] * len(synthetic))
-    control = round(result["holdout_copy_rate"] * len(holdout)) + train_repeats
+    copies = result["synthetic_copy_rows"]
+    control = result["holdout_copy_rows"] + result["training_repeat_rows"]
     n_control = len(holdout) + len(train)
     excess = copies / len(synthetic) - control / n_control
     pooled = (copies + control) / (len(synthetic) + n_control)
     noise = math.sqrt(pooled * (1 - pooled) * (1 / len(synthetic) + 1 / n_control))
     return result | {
-        "training_repeat_rate": _number(train_repeats / len(train), 6),
+        "training_repeat_rate": _number(result["training_repeat_rows"] / len(train), 6),
         "control_copy_rate": _number(control / n_control, 6),
         "excess_copy_rate": _number(excess, 6),
         "p_value": _p_above(excess, noise),

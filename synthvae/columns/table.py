@@ -32,8 +32,9 @@ class TableEncoder:
 
     `encode(df)` gives `(continuous (n, n_continuous) float32, discrete (n, len(cardinalities))
     int64)`; `decode` inverts it into a DataFrame with the fitted columns, order and dtypes.
-    `protect_below=k` (the Synthesizer asks for 5) keeps categories and repeated numbers seen
-    in fewer than k rows from being decoded as they are; 1 keeps the inverse exact.
+    `protect_below=k` keeps categories and repeated numbers seen in fewer than k rows from
+    being decoded as they are (`Synthesizer(protect_below=k)`); 1, the default, keeps the
+    inverse exact.
     """
 
     def __init__(self, column_kinds: dict[str, str] | None = None,
