@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 YARDSTICK = ROOT.parent / "shared" / "yardstick"
 
 from synthvae import Synthesizer  # noqa: E402
-from synthvae.evaluate import _encode_for_distance, sdmetrics_metadata  # noqa: E402
+from synthvae.evaluation.fidelity import encode_for_distance, sdmetrics_metadata  # noqa: E402
 from synthvae.schema import infer_schema, validate  # noqa: E402
 
 TARGET, POSITIVE = "income", ">50K"
@@ -154,7 +154,7 @@ def interpolation(model: Synthesizer, train: pd.DataFrame, test: pd.DataFrame) -
     for a, b in pairs:
         path = model.interpolate(test.iloc[a], test.iloc[b], steps=10)
         paths.append(path)
-        encoded = _encode_for_distance([train, path], metadata)[1]
+        encoded = encode_for_distance([train, path], metadata)[1]
         steps.append(np.linalg.norm(np.diff(encoded, axis=0), axis=1))
         ends = pd.concat([test.iloc[[a]], test.iloc[[b]]])
         endpoint_match.append((path.iloc[[0, -1]].astype(str).values == ends.astype(str).values).mean())

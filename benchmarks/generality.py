@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from synthvae import Synthesizer  # noqa: E402
-from synthvae.evaluate import distance_to_closest_record, quality, sdmetrics_metadata  # noqa: E402
+from synthvae.evaluation.fidelity import distance_to_closest_record, quality, sdmetrics_metadata  # noqa: E402
 
 FIRST = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David",
          "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas",

@@ -12,7 +12,7 @@ subprocess, so the peak resident memory (getrusage's ru_maxrss, read in that pro
 after `fit`) is that fit's own: reading the table from Parquet plus fitting, nothing the
 parent built. Prints fit seconds (with `fit_timings_`), epochs run and planned, seconds per
 epoch, peak RSS, and PASS/FAIL against the bars (fit <= 600 s, peak RSS <= 4 GiB). Then draws
-20,000 rows and scores them (synthvae.evaluate.quality, SDMetrics) against 20,000 real flights
+20,000 rows and scores them (synthvae.evaluation.fidelity.quality, SDMetrics) against 20,000 real flights
 held out from training; the holdout scored against 20,000 training rows is printed beside it
 as the ceiling for this table.
 
@@ -128,7 +128,7 @@ def child(spec: dict) -> dict:
                 out[key].setdefault(str(n), []).append(
                     round((time.perf_counter() - start) / times, 4))
     if spec.get("holdout"):
-        from synthvae.evaluate import quality, sdmetrics_metadata
+        from synthvae.evaluation.fidelity import quality, sdmetrics_metadata
         holdout = pd.read_parquet(spec["holdout"])
         rows = synth.sample(QUALITY_ROWS, random_state=spec["seed"])
         meta = sdmetrics_metadata(train, synth.column_kinds_)

@@ -24,8 +24,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from synthvae.evaluate import sdmetrics_metadata  # noqa: E402
-from synthvae.privacy import PrivacyGate, check_privacy_options, privacy_report  # noqa: E402
+from synthvae.evaluation.fidelity import sdmetrics_metadata  # noqa: E402
+from synthvae.evaluation.privacy import PrivacyGate, check_privacy_options, privacy_report  # noqa: E402
 
 NUMBERS = ["age", "fnlwgt", "capital-gain", "capital-loss", "hours-per-week"]
 

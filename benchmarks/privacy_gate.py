@@ -11,8 +11,8 @@ For each table of a corpus (a folder of tables, each a folder with `train.csv.gz
   real rows no model saw, standing in for synthetic rows (**real**);
 - the same stand-in with 5%, 20% and 100% of its rows replaced by training rows drawn
   without replacement (**copy 5%**, ...);
-- each is scored by `synthvae.privacy.privacy_report` (SDMetrics' metrics left out: the gate
-  does not read them) and judged by `synthvae.gate.PrivacyGate()` with its defaults.
+- each is scored by `synthvae.evaluation.privacy.privacy_report` (SDMetrics' metrics left out: the gate
+  does not read them) and judged by `synthvae.evaluation.gate.PrivacyGate()` with its defaults.
 
 Copied sets are first judged on their exact copies alone, with the gate's own per-figure
 bar (the false-alarm rate over the number of figures the full report has): a figure that
@@ -47,11 +47,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from synthvae import Synthesizer  # noqa: E402
-from synthvae.evaluate import sdmetrics_metadata  # noqa: E402
-from synthvae.gate import PrivacyGate, attack_results, gate_figures  # noqa: E402
+from synthvae.evaluation.fidelity import sdmetrics_metadata  # noqa: E402
+from synthvae.evaluation.gate import PrivacyGate, attack_results, gate_figures  # noqa: E402
 from synthvae.io import read_table  # noqa: E402
 from synthvae.kinds import detect_kind  # noqa: E402
-from synthvae.privacy import copy_rates, privacy_report  # noqa: E402
+from synthvae.evaluation.privacy import copy_rates, privacy_report  # noqa: E402
 
 COPY_RATES = (0.05, 0.2, 1.0)
 HOLDOUT_FRACTION = 0.2  # the flow's default

@@ -62,12 +62,12 @@ from synthvae import Synthesizer, fused
 from synthvae.synthesizer import SAMPLE_CHUNK, ModelFileError
 from synthvae.columns import ConditionError, TableEncoder
 from synthvae.conditional import parse_where
-from synthvae.detection import detection
-from synthvae.evaluate import score, sdmetrics_metadata
+from synthvae.evaluation.detection import detection
+from synthvae.evaluation.fidelity import score, sdmetrics_metadata
 from synthvae.catalog import check_name
 from synthvae.catalog import publish as publish_version
-from synthvae.gate import PrivacyGate, attack_results
-from synthvae.privacy import check_privacy_options, privacy_report
+from synthvae.evaluation.gate import PrivacyGate, attack_results
+from synthvae.evaluation.privacy import check_privacy_options, privacy_report
 from synthvae.report_html import write_report as write_html_report
 from synthvae.io import (
     SUPPORTED_SUFFIXES,
@@ -281,7 +281,7 @@ def score_synthetic(
     sensitive: list[str] | None = None,
 ) -> dict[str, Any]:
     """SDMetrics quality against the training rows; DCR, exact copies and the privacy report
-    (synthvae.privacy: SDMetrics privacy metrics, attacks, membership inference) against the
+    (synthvae.evaluation.privacy: SDMetrics privacy metrics, attacks, membership inference) against the
     holdout. Conditioned rows are compared with the real rows that meet the same conditions."""
     real, unseen = read_table(train), read_table(holdout) if holdout is not None else None
     matching = None

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from synthvae.columns.base import UnsupportedColumnError
-from synthvae.gate import attack_results, gate_figures
+from synthvae.evaluation.gate import attack_results, gate_figures
 from synthvae.kinds import datetime_format, detect_kind
 
 KINDS = ("numeric", "categorical", "boolean", "datetime", "time", "id", "text", "constant")

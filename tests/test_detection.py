@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthvae.detection import detection
-from synthvae.evaluate import sdmetrics_metadata
+from synthvae.evaluation.detection import detection
+from synthvae.evaluation.fidelity import sdmetrics_metadata
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from synthvae.gate import PrivacyGate, gate_figures
-from synthvae.privacy import check_privacy_options
+from synthvae.evaluation.gate import PrivacyGate, gate_figures
+from synthvae.evaluation.privacy import check_privacy_options
 
 
 def report(protection=1.0, copies=0.0, auc=0.5, risk=0.0, p=0.5, inference_skipped=False):

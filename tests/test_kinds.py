@@ -17,7 +17,7 @@ import pytest
 
 from synthvae.columns import TableEncoder
 from synthvae.columns import detect_kind as columns_detect_kind
-from synthvae.evaluate import score, sdmetrics_metadata
+from synthvae.evaluation.fidelity import score, sdmetrics_metadata
 from synthvae.io import InputError, read_table
 from synthvae.kinds import datetime_format, detect_kind, sdtype
 from synthvae.report_html import _resolve_kinds, render_report

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthvae.evaluate import sdmetrics_metadata
-from synthvae.gate import PrivacyGate
-from synthvae.privacy import check_privacy_options, privacy_report
+from synthvae.evaluation.fidelity import sdmetrics_metadata
+from synthvae.evaluation.gate import PrivacyGate
+from synthvae.evaluation.privacy import check_privacy_options, privacy_report
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 # Income is ~78% predictable from a row's other columns in the population, so its inference
@@ -226,22 +226,22 @@ def test_odd_names_all_null_and_constant_columns_are_measured():
 def test_new_rows_follow_sdmetrics_new_row_synthesis(train, test_rows, metadata):
     from sdmetrics.single_table import NewRowSynthesis
 
-    from synthvae.evaluate import _as_scored, _scored_metadata
-    from synthvae.privacy import _new_rows
+    from synthvae.evaluation.fidelity import as_scored, scored_metadata
+    from synthvae.evaluation.privacy import _new_rows
 
-    scored = _scored_metadata(metadata)
+    scored = scored_metadata(metadata)
     # half copied training rows, half unseen rows: both outcomes occur
     synthetic = pd.concat([train.iloc[:60], test_rows.iloc[:60]], ignore_index=True)
-    rows = _as_scored(synthetic, scored, train)
+    rows = as_scored(synthetic, scored, train)
     safe = [f"c{i}" for i in range(len(scored["columns"]))]
     ours = _new_rows(train, rows.set_axis(safe, axis=1), scored, safe)
-    theirs = NewRowSynthesis.compute_breakdown(_as_scored(train, scored, train), rows, scored)
+    theirs = NewRowSynthesis.compute_breakdown(as_scored(train, scored, train), rows, scored)
     assert int(ours.sum()) == theirs["num_new_rows"] and 0 < ours.sum() < len(ours)
     assert not ours[:60].any()  # every copied row is matched
 
 
 def test_infinities_are_their_own_values(train):
-    from synthvae.privacy import _binned, _guessed
+    from synthvae.evaluation.privacy import _binned, _guessed
 
     real = pd.Series([1.0, 5.0, 9.0, np.inf, np.nan])
     labels, synthetic = _binned(real, pd.Series([-np.inf, 100.0, np.nan]))
@@ -281,7 +281,7 @@ def test_sensitive_text_column_is_noted_not_raised(train, holdout, metadata):
 
 
 def test_wide_table_measures_sdmetrics_dcr_on_a_sample_of_columns():
-    from test_evaluate import _wide  # the same 300-column table the quality test builds
+    from test_fidelity import _wide  # the same 300-column table the quality test builds
 
     table = _wide(300)
     train, holdout = (table.iloc[:200].reset_index(drop=True),

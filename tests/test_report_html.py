@@ -43,7 +43,7 @@ def adult():
 
 
 def _privacy_report(failing: bool = False) -> dict:
-    """The shape synthvae.privacy.privacy_report returns (figures from a real run)."""
+    """The shape synthvae.evaluation.privacy.privacy_report returns (figures from a real run)."""
     attack = {
         "risk": 0.0048,
         "ci": [0.0, 0.0436],

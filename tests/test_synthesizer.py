@@ -362,7 +362,7 @@ def test_fit_leaves_the_global_torch_rng_alone(adult):
 
 def test_column_kinds_are_user_facing_kinds_usable_for_scoring(adult):
     from synthvae.columns import KINDS
-    from synthvae.evaluate import sdmetrics_metadata
+    from synthvae.evaluation.fidelity import sdmetrics_metadata
 
     rows = adult.head(300)
     synth = Synthesizer(epochs=1, random_state=0, **QUICK).fit(rows)

@@ -23,7 +23,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from synthvae.evaluate import SCORED_SDTYPES, _is_plain_numeric, _to_datetime
+from synthvae.evaluation.fidelity import SCORED_SDTYPES, is_plain_numeric, to_datetime
 
 MAX_ROWS = 10_000     # per side
 FOLDS = 5
@@ -43,7 +43,7 @@ def detection(
     seed: int = 0,
 ) -> dict:
     """Detection AUC of `synthetic` against `real` over the scored columns of `metadata`
-    (`synthvae.evaluate.sdmetrics_metadata`).
+    (`synthvae.evaluation.fidelity.sdmetrics_metadata`).
 
     Returns {"auc", "rows" (per side), "giveaways": [{"column", "auc_drop"}], "seconds"};
     "auc" is None with "not_available" saying why when there is nothing to tell apart
@@ -86,9 +86,9 @@ def _features(both: pd.DataFrame, real: pd.DataFrame, metadata: dict, k: int) ->
     for name in both.columns:
         meta, values = metadata["columns"][name], both[name]
         if meta["sdtype"] == "datetime":
-            stamps = _to_datetime(values, meta.get("datetime_format"))
+            stamps = to_datetime(values, meta.get("datetime_format"))
             out[name] = (stamps - pd.Timestamp("1970-01-01")).dt.total_seconds()
-        elif meta["sdtype"] == "numerical" or _is_plain_numeric(real[name]):
+        elif meta["sdtype"] == "numerical" or is_plain_numeric(real[name]):
             out[name] = pd.to_numeric(values.astype(object), errors="coerce").astype(float)
             out[name] = out[name].where(np.isfinite(out[name]), np.sign(out[name]) * 1e300)
         else:

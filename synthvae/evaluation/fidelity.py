@@ -87,8 +87,8 @@ def quality(
     shape is scored. quality is the mean of the two properties, or column_shapes alone when
     no pair has a score (SDMetrics' rule).
     """
-    scored = _scored_metadata(metadata)
-    _check_columns(synthetic, scored, "synthetic")
+    scored = scored_metadata(metadata)
+    check_columns(synthetic, scored, "synthetic")
     names = list(scored["columns"])
     real_rows = _subsample(real, max_rows, seed)
     synthetic_rows = _subsample(synthetic, max_rows, seed)
@@ -96,7 +96,7 @@ def quality(
     # them into code (pandas queries, "<name>_diff" helper columns).
     safe, safe_meta = _positional(scored)
     frames = [
-        _as_scored(f, scored, real).set_axis(safe, axis=1) for f in (real_rows, synthetic_rows)
+        as_scored(f, scored, real).set_axis(safe, axis=1) for f in (real_rows, synthetic_rows)
     ]
     original = dict(zip(safe, names))
     shapes_report = _PartialQualityReport(skip="Column Pair Trends")
@@ -121,17 +121,17 @@ def quality(
     counted = pairs.dropna(subset=["Score"])
     worst = counted.sort_values("Score", kind="stable").head(5)
     result = {
-        "quality": _number(np.mean(properties)) if properties else None,
-        "column_shapes": _number(column_shapes),
-        "column_pair_trends": _number(column_pair_trends),
+        "quality": number(np.mean(properties)) if properties else None,
+        "column_shapes": number(column_shapes),
+        "column_pair_trends": number(column_pair_trends),
         "columns": {
-            str(original[c]): _number(v) for c, v in zip(shapes["Column"], shapes["Score"])
+            str(original[c]): number(v) for c, v in zip(shapes["Column"], shapes["Score"])
         },
         "pairs_worst": [
             {
                 "columns": [str(original[row["Column 1"]]), str(original[row["Column 2"]])],
                 "metric": str(row["Metric"]),
-                "score": _number(row["Score"]),
+                "score": number(row["Score"]),
             }
             for _, row in worst.iterrows()
         ],
@@ -193,7 +193,7 @@ def _quality_gaps(shapes, pairs, column_shapes, column_pair_trends, original, n_
     gaps = {}
     errors = shapes["Error"] if "Error" in shapes else pd.Series(None, index=shapes.index)
     for column, value, error in zip(shapes["Column"], shapes["Score"], errors):
-        if _number(value) is None:
+        if number(value) is None:
             why = str(error) if isinstance(error, str) and error else "SDMetrics gave no score"
             gaps[f"columns.{original[column]}"] = why
     if column_shapes is None:
@@ -227,12 +227,12 @@ def distance_to_closest_record(
     share_synthetic_closer is the share of synthetic rows closer than the holdout's 5th
     percentile DCR; share_holdout_closer (about 0.05 by construction) is its reference.
     """
-    scored = _scored_metadata(metadata)
-    _check_columns(synthetic, scored, "synthetic")
-    _check_columns(holdout, scored, "holdout")
+    scored = scored_metadata(metadata)
+    check_columns(synthetic, scored, "synthetic")
+    check_columns(holdout, scored, "holdout")
     synthetic_rows = _subsample(synthetic, n, seed)
     holdout_rows = _subsample(holdout, n, seed)
-    train_x, synthetic_x, holdout_x = _encode_for_distance(
+    train_x, synthetic_x, holdout_x = encode_for_distance(
         [train, synthetic_rows, holdout_rows], scored
     )
     nearest = NearestNeighbors(n_neighbors=1).fit(train_x)
@@ -247,12 +247,12 @@ def distance_to_closest_record(
         ratio = 1.0 if synthetic_median == 0 else None
     holdout_p05 = float(np.quantile(holdout_dcr, 0.05))
     return {
-        "dcr_synthetic_median": _number(synthetic_median),
-        "dcr_holdout_median": _number(holdout_median),
-        "dcr_ratio": _number(ratio),
-        "dcr_holdout_p05": _number(holdout_p05),
-        "share_synthetic_closer": _number(np.mean(synthetic_dcr < holdout_p05)),
-        "share_holdout_closer": _number(np.mean(holdout_dcr < holdout_p05)),
+        "dcr_synthetic_median": number(synthetic_median),
+        "dcr_holdout_median": number(holdout_median),
+        "dcr_ratio": number(ratio),
+        "dcr_holdout_p05": number(holdout_p05),
+        "share_synthetic_closer": number(np.mean(synthetic_dcr < holdout_p05)),
+        "share_holdout_closer": number(np.mean(holdout_dcr < holdout_p05)),
         "rows": {
             "train": len(train),
             "synthetic": len(synthetic_rows),
@@ -274,21 +274,21 @@ def exact_copies(
     times shows up. Compare synthetic_copy_rate with holdout_copy_rate: real tables hold
     duplicates too (Adult's test split repeats a few training rows).
     """
-    scored = _scored_metadata(metadata or sdmetrics_metadata(train))
-    _check_columns(synthetic, scored, "synthetic")
-    _check_columns(holdout, scored, "holdout")
+    scored = scored_metadata(metadata or sdmetrics_metadata(train))
+    check_columns(synthetic, scored, "synthetic")
+    check_columns(holdout, scored, "holdout")
     train_hashes, inverse, counts = np.unique(
-        _row_hashes(train, scored, train), return_inverse=True, return_counts=True
+        row_hashes(train, scored, train), return_inverse=True, return_counts=True
     )
     # Training rows equal to another training row: real rows that repeat a row the rest
     # of the training set holds, the control privacy.copy_rates judges copies against.
     result = {"training_repeat_rows": int(np.sum(counts[inverse] > 1))}
     for name, frame in (("synthetic", synthetic), ("holdout", holdout)):
-        hashes = _row_hashes(frame, scored, train)
+        hashes = row_hashes(frame, scored, train)
         is_copy = np.isin(hashes, train_hashes)
         result[f"{name}_copies"] = int(np.unique(hashes[is_copy]).size)
         result[f"{name}_copy_rows"] = int(is_copy.sum())
-        result[f"{name}_copy_rate"] = _number(is_copy.mean() if len(frame) else 0.0, 6)
+        result[f"{name}_copy_rate"] = number(is_copy.mean() if len(frame) else 0.0, 6)
     return result
 
 
@@ -358,7 +358,7 @@ def nothing_to_score(metadata: dict) -> str | None:
     )
 
 
-def _scored_metadata(metadata: dict) -> dict:
+def scored_metadata(metadata: dict) -> dict:
     """Only the columns SDMetrics scores: id and text columns are left out."""
     columns = {
         name: meta for name, meta in metadata["columns"].items() if meta["sdtype"] in SCORED_SDTYPES
@@ -371,7 +371,7 @@ def _scored_metadata(metadata: dict) -> dict:
     return {"columns": columns}
 
 
-def _check_columns(df: pd.DataFrame, metadata: dict, name: str) -> None:
+def check_columns(df: pd.DataFrame, metadata: dict, name: str) -> None:
     missing = [c for c in metadata["columns"] if c not in df.columns]
     if missing:
         raise ValueError(
@@ -384,7 +384,7 @@ def _subsample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     return df if len(df) <= n else df.sample(n, random_state=seed)
 
 
-def _as_scored(df: pd.DataFrame, metadata: dict, reference: pd.DataFrame) -> pd.DataFrame:
+def as_scored(df: pd.DataFrame, metadata: dict, reference: pd.DataFrame) -> pd.DataFrame:
     """The scored columns of `df` in plain numpy dtypes, as SDMetrics needs them.
 
     Nullable Int64/string columns have made SDMetrics' pair metrics return NaN, which
@@ -396,19 +396,19 @@ def _as_scored(df: pd.DataFrame, metadata: dict, reference: pd.DataFrame) -> pd.
     for name, meta in metadata["columns"].items():
         s = df[name]
         if meta["sdtype"] == "datetime":
-            out[name] = _to_datetime(s, meta.get("datetime_format"))
-        elif meta["sdtype"] == "numerical" or _is_plain_numeric(reference[name]):
+            out[name] = to_datetime(s, meta.get("datetime_format"))
+        elif meta["sdtype"] == "numerical" or is_plain_numeric(reference[name]):
             out[name] = pd.to_numeric(s, errors="coerce").astype(float)
         else:
             out[name] = s.astype(object).where(s.notna(), None)
     return pd.DataFrame(out, index=df.index)
 
 
-def _is_plain_numeric(s: pd.Series) -> bool:
+def is_plain_numeric(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
 
-def _to_datetime(s: pd.Series, fmt: str | None) -> pd.Series:
+def to_datetime(s: pd.Series, fmt: str | None) -> pd.Series:
     if not pd.api.types.is_datetime64_any_dtype(s):
         # utc: offsets that change through the year (+01:00, +02:00) would otherwise give
         # objects, not datetimes; naive values are taken as UTC and come back unchanged.
@@ -419,7 +419,7 @@ def _to_datetime(s: pd.Series, fmt: str | None) -> pd.Series:
     return s.astype("datetime64[ns]")
 
 
-def _encode_for_distance(frames: list[pd.DataFrame], metadata: dict) -> list[np.ndarray]:
+def encode_for_distance(frames: list[pd.DataFrame], metadata: dict) -> list[np.ndarray]:
     """Each frame as a float matrix, with scales and categories learned on frames[0].
 
     Numbers and datetimes are min-max scaled on the finite training values (nulls → -1,
@@ -429,12 +429,12 @@ def _encode_for_distance(frames: list[pd.DataFrame], metadata: dict) -> list[np.
     numbers, as the yardstick does, so 3 sits nearer to 4 than to 12.
     """
     train = frames[0]
-    scored = [_as_scored(frame, metadata, train) for frame in frames]
+    scored = [as_scored(frame, metadata, train) for frame in frames]
     blocks: list[list[np.ndarray]] = [[] for _ in frames]
     for name in metadata["columns"]:
         columns = [frame[name] for frame in scored]
         if columns[0].dtype.kind in "fM":
-            values = [_as_float(c) for c in columns]
+            values = [as_float(c) for c in columns]
             finite = values[0][np.isfinite(values[0])]
             # no finite training value at all: every row gets a special slot
             low, high = (finite.min(), finite.max()) if len(finite) else (0.0, 1.0)
@@ -453,7 +453,7 @@ def _encode_for_distance(frames: list[pd.DataFrame], metadata: dict) -> list[np.
     return [np.hstack(block) for block in blocks]
 
 
-def _as_float(s: pd.Series) -> np.ndarray:
+def as_float(s: pd.Series) -> np.ndarray:
     if s.dtype.kind == "M":
         values = s.to_numpy().view("int64").astype(float)
         values[s.isna().to_numpy()] = np.nan
@@ -461,10 +461,10 @@ def _as_float(s: pd.Series) -> np.ndarray:
     return s.to_numpy(dtype=float)
 
 
-def _row_hashes(df: pd.DataFrame, metadata: dict, reference: pd.DataFrame) -> np.ndarray:
+def row_hashes(df: pd.DataFrame, metadata: dict, reference: pd.DataFrame) -> np.ndarray:
     """One 64-bit hash per row of canonical strings: floats rounded to 6 digits, nulls one
     token, so int64, Int64 and float64 spellings of a row hash alike."""
-    scored = _as_scored(df, metadata, reference)
+    scored = as_scored(df, metadata, reference)
     canonical = {}
     for name in scored.columns:
         s = scored[name]
@@ -474,7 +474,7 @@ def _row_hashes(df: pd.DataFrame, metadata: dict, reference: pd.DataFrame) -> np
     return pd.util.hash_pandas_object(pd.DataFrame(canonical), index=False).to_numpy()
 
 
-def _number(x: float | None, digits: int = 4) -> float | None:
+def number(x: float | None, digits: int = 4) -> float | None:
     """A plain rounded float for JSON; None for a missing or undefined score."""
     if x is None or not np.isfinite(x):
         return None

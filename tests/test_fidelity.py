@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthvae.evaluate import (
+from synthvae.evaluation.fidelity import (
     distance_to_closest_record,
     exact_copies,
     quality,
@@ -277,11 +277,11 @@ def test_one_scored_column_has_no_pairs_and_says_so(train, holdout, metadata):
 def test_narrow_table_quality_equals_sdmetrics_quality_report(train, holdout, metadata):
     from sdmetrics.reports.single_table import QualityReport
 
-    from synthvae.evaluate import _as_scored, _scored_metadata
+    from synthvae.evaluation.fidelity import as_scored, scored_metadata
 
-    scored = _scored_metadata(metadata)
+    scored = scored_metadata(metadata)
     report = QualityReport()
-    report.generate(_as_scored(train, scored, train), _as_scored(holdout, scored, train), scored,
+    report.generate(as_scored(train, scored, train), as_scored(holdout, scored, train), scored,
                     verbose=False)  # fmt: skip
     ours = quality(train, holdout, metadata)
     assert ours["subsampled"] == {} and ours["pairs_total"] == 105

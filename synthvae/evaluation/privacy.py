@@ -17,7 +17,7 @@ Sections of `privacy_report`, each a plain JSON-serialisable dict with its rows 
   the closest synthetic row.
 
 Every gated figure carries a one-sided p-value against "no more leak than real unseen rows";
-`synthvae.gate.PrivacyGate` turns a report into the list of failed figures. Nothing here
+`synthvae.evaluation.gate.PrivacyGate` turns a report into the list of failed figures. Nothing here
 imports Prefect.
 """
 
@@ -40,19 +40,19 @@ from sdmetrics.single_table import (
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
-from synthvae.evaluate import (
+from synthvae.evaluation.fidelity import (
     NULL,
     nothing_to_score,
-    _as_float,
-    _as_scored,
-    _check_columns,
-    _encode_for_distance,
-    _number,
-    _row_hashes,
-    _scored_metadata,
+    as_float,
+    as_scored,
+    check_columns,
+    encode_for_distance,
+    number,
+    row_hashes,
+    scored_metadata,
     exact_copies,
 )
-from synthvae.gate import PrivacyGate
+from synthvae.evaluation.gate import PrivacyGate
 
 # SDMetrics' DCR metrics compare every synthetic row with every reference row in pandas,
 # about 2 s per million pairs on a busy 2-core machine. Their own `num_rows_subsample`
@@ -168,9 +168,9 @@ def privacy_report(
     if why is not None:
         return _unmeasured(why) | {"sensitive": [], "random_state": random_state,
                                    "rows": rows, "seconds": _seconds(start)}  # fmt: skip
-    scored = _scored_metadata(metadata)
+    scored = scored_metadata(metadata)
     for frame, name in ((train, "train"), (holdout, "holdout"), (synthetic, "synthetic")):
-        _check_columns(frame, scored, name)
+        check_columns(frame, scored, name)
     columns = list(scored["columns"])
     # An id or text secret is not compared (no attack guesses free text): said, not raised,
     # so that a schema marking such a column sensitive does not fail a finished run.
@@ -232,14 +232,14 @@ def sdmetrics_privacy(
     "index" and "<name>_diff", which a real column may be called. A metric that cannot be
     computed on the table has score None and `skipped` (why)."""
     start = time.perf_counter()
-    metadata = _scored_metadata(metadata)
+    metadata = scored_metadata(metadata)
     rng = np.random.default_rng(seed)
     names = list(metadata["columns"])
     safe = [f"c{i}" for i in range(len(names))]
     safe_meta = {"columns": dict(zip(safe, metadata["columns"].values()))}
 
     def rows(frame, n):  # ±inf as null: SDMetrics' ranges and random baseline need finite
-        scored = _as_scored(_sample(frame, n, rng), metadata, train).set_axis(safe, axis=1)
+        scored = as_scored(_sample(frame, n, rng), metadata, train).set_axis(safe, axis=1)
         return scored.replace([np.inf, -np.inf], np.nan)
 
     # Equal-size references: DCROverfittingProtection counts which one is nearer, and a
@@ -282,9 +282,9 @@ def sdmetrics_privacy(
             )
             medians = baseline["median_DCR_to_real_data"]
             result["dcr_baseline_protection"] = {
-                "score": _number(baseline["score"]),
-                "median_dcr_synthetic": _number(medians["synthetic_data"]),
-                "median_dcr_random": _number(medians["random_data_baseline"]),
+                "score": number(baseline["score"]),
+                "median_dcr_synthetic": number(medians["synthetic_data"]),
+                "median_dcr_random": number(medians["random_data_baseline"]),
             }
             t_overfit = time.perf_counter()
             overfit = DCROverfittingProtection.compute_breakdown(
@@ -293,9 +293,9 @@ def sdmetrics_privacy(
             )  # fmt: skip
             shares = overfit["synthetic_data_percentages"]
             result["dcr_overfitting_protection"] = {
-                "score": _number(overfit["score"]),
-                "closer_to_training": _number(shares["closer_to_training"]),
-                "closer_to_holdout": _number(shares["closer_to_holdout"]),
+                "score": number(overfit["score"]),
+                "closer_to_training": number(shares["closer_to_training"]),
+                "closer_to_holdout": number(shares["closer_to_holdout"]),
             }
         else:
             t_overfit = t
@@ -318,7 +318,7 @@ def sdmetrics_privacy(
         t = time.perf_counter()  # NewRowSynthesis matches synthetic rows to all training rows
         new_rows = _new_rows(train, rows(synthetic, n_new), metadata, safe)
         result["new_row_synthesis"] = {
-            "score": _number(new_rows.mean()),
+            "score": number(new_rows.mean()),
             "new_rows": int(new_rows.sum()),
             "matched_rows": int((~new_rows).sum()),
             "rows": {"synthetic": n_new, "train": len(train)},
@@ -342,7 +342,7 @@ def _new_rows(train, synthetic_rows, metadata, safe, tolerance=0.01) -> np.ndarr
     and values like inf break, and which took minutes on a 300-column table.
     `synthetic_rows` is scored already, under the names `safe`.
     """
-    real = _as_scored(train, metadata, train)
+    real = as_scored(train, metadata, train)
     n_real = len(real)
     is_new = np.ones(len(synthetic_rows), dtype=bool)
     step = max(1, 4_000_000 // max(n_real, 1))  # rows of the match matrix per block
@@ -350,7 +350,7 @@ def _new_rows(train, synthetic_rows, metadata, safe, tolerance=0.01) -> np.ndarr
     for name, column in zip(metadata["columns"], safe):
         r, v = real[name], synthetic_rows[column]
         if metadata["columns"][name]["sdtype"] in _NUMERIC_SDTYPES:
-            columns.append((True, _as_float(r), _as_float(v)))
+            columns.append((True, as_float(r), as_float(v)))
         else:  # categories (and booleans) as codes of one factorisation; null is -1
             codes = pd.factorize(pd.concat([r, v], ignore_index=True), use_na_sentinel=True)[0]
             columns.append((False, codes[:n_real], codes[n_real:]))
@@ -412,7 +412,7 @@ def _disclosure(train, synthetic, metadata, secret, rng, max_rows) -> dict:
     known = _most_associated(train, metadata, secret, rng, max_rows)
     subset = {"columns": {c: metadata["columns"][c] for c in [*known, secret]}}
     safe = {c: f"c{i}" for i, c in enumerate(subset["columns"])}
-    real, fake = (_as_scored(f, subset, train).rename(columns=safe) for f in (train, synthetic))
+    real, fake = (as_scored(f, subset, train).rename(columns=safe) for f in (train, synthetic))
     for name, meta in subset["columns"].items():
         if meta["sdtype"] in _NUMERIC_SDTYPES:
             real[safe[name]], fake[safe[name]] = _binned(real[safe[name]], fake[safe[name]])
@@ -428,9 +428,9 @@ def _disclosure(train, synthetic, metadata, secret, rng, max_rows) -> dict:
         verbose=False,
     )
     return {
-        "score": _number(breakdown["score"]),
-        "cap_protection": _number(breakdown["cap_protection"]),
-        "baseline_protection": _number(breakdown["baseline_protection"]),
+        "score": number(breakdown["score"]),
+        "cap_protection": number(breakdown["cap_protection"]),
+        "baseline_protection": number(breakdown["baseline_protection"]),
         "known_columns": known,
     } | sizes | {"seconds": _seconds(start)}
 
@@ -441,7 +441,7 @@ def _binned(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, np.ndarr
     synthetic values); ±inf are categories of their own, null stays null. SDMetrics' own cut
     fails on a column with no finite value or with an infinity."""
     labels = []
-    values = [_as_float(real), _as_float(synthetic)]
+    values = [as_float(real), as_float(synthetic)]
     finite = values[0][np.isfinite(values[0])]
     bins = None
     if len(finite):
@@ -461,7 +461,7 @@ def _binned(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, np.ndarr
 def _most_associated(train, metadata, secret, rng, max_rows) -> list[str]:
     """The DISCLOSURE_KNOWN_COLUMNS columns of highest Cramér's V with `secret` on (up to
     max_rows) training rows, numbers cut in DISCRETE_BINS bins as the metric cuts them."""
-    rows = _as_scored(_sample(train, max_rows, rng), metadata, train)
+    rows = as_scored(_sample(train, max_rows, rng), metadata, train)
 
     def labels(name):
         s = rows[name]
@@ -504,9 +504,9 @@ def copy_rates(
     pooled = (copies + control) / (len(synthetic) + n_control)
     noise = math.sqrt(pooled * (1 - pooled) * (1 / len(synthetic) + 1 / n_control))
     return result | {
-        "training_repeat_rate": _number(result["training_repeat_rows"] / len(train), 6),
-        "control_copy_rate": _number(control / n_control, 6),
-        "excess_copy_rate": _number(excess, 6),
+        "training_repeat_rate": number(result["training_repeat_rows"] / len(train), 6),
+        "control_copy_rate": number(control / n_control, 6),
+        "excess_copy_rate": number(excess, 6),
         "p_value": _p_above(excess, noise),
         "rows": {"train": len(train), "synthetic": len(synthetic), "holdout": len(holdout)},
         "seconds": _seconds(start),
@@ -533,10 +533,10 @@ def closer_to_training(
     its source. p_value: the share above `expected`, by a z-test on the rows' credits.
     """
     start = time.perf_counter()
-    metadata = _scored_metadata(metadata)
+    metadata = scored_metadata(metadata)
     rng = np.random.default_rng(seed)
     sample = _sample(synthetic, max_rows, rng)
-    train_x, holdout_x, sample_x = _encode_for_distance([train, holdout, sample], metadata)
+    train_x, holdout_x, sample_x = encode_for_distance([train, holdout, sample], metadata)
     reference = np.vstack([train_x, holdout_x]).astype(np.float32)
     squared = np.einsum("ij,ij->i", reference, reference)
     n_train = len(train_x)
@@ -555,9 +555,9 @@ def closer_to_training(
     share = float(credit.mean())
     noise = max(credit.std(), 1.0 / len(credit)) / math.sqrt(len(credit))
     return {
-        "share": _number(share),
-        "expected": _number(expected),
-        "protection": _number(min(1.0, max(0.0, (1 - share) / (1 - expected)))),
+        "share": number(share),
+        "expected": number(expected),
+        "protection": number(min(1.0, max(0.0, (1 - share) / (1 - expected)))),
         "p_value": _p_above(share - expected, noise),
         "rows": {"train": n_train, "holdout": len(holdout_x), "synthetic": len(sample_x)},
         "seconds": _seconds(start),
@@ -584,7 +584,7 @@ def attack_risks(
     95% interval (Wilson rates, error propagated as Anonymeter does), clipped to [0, 1].
     """
     start = time.perf_counter()
-    metadata = _scored_metadata(metadata)
+    metadata = scored_metadata(metadata)
     seeds = _spawn(seed, 4)
     # Repeated synthetic rows give an attacker nothing, and would split nearest-row ties.
     synthetic = _unique_rows(synthetic, metadata, train)
@@ -596,7 +596,7 @@ def attack_risks(
     }
     # Each column's distance encoding (evaluate's DCR one) in train, holdout and synthetic.
     blocks = {
-        name: _encode_for_distance([train, holdout, synthetic], {"columns": {name: meta}})
+        name: encode_for_distance([train, holdout, synthetic], {"columns": {name: meta}})
         for name, meta in metadata["columns"].items()
     }
     result["linkability"] = _linkability(train, holdout, metadata, blocks, seeds[2], n_attacks)
@@ -745,12 +745,12 @@ def membership_inference(
     (closer = member), on equal-size samples of each. ROC AUC with a 95% interval from a
     stratified bootstrap (BOOTSTRAP_ROUNDS rounds); 0.5 is chance."""
     start = time.perf_counter()
-    metadata = _scored_metadata(metadata)
+    metadata = scored_metadata(metadata)
     rng = np.random.default_rng(seed)
     n = min(len(train), len(holdout), max_rows)
     members, non_members = _sample(train, n, rng), _sample(holdout, n, rng)
     synthetic = _unique_rows(synthetic, metadata, train)  # the same distances, found faster
-    _, member_x, non_member_x, synthetic_x = _encode_for_distance(
+    _, member_x, non_member_x, synthetic_x = encode_for_distance(
         [train, members, non_members, synthetic], metadata
     )
     nn = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(synthetic_x)
@@ -766,11 +766,11 @@ def membership_inference(
     # (rows repeated in the real data sit at distance 0 on both sides).
     p_value = mannwhitneyu(dcr[:n], dcr[n:], alternative="less", method="asymptotic").pvalue
     return {
-        "auc": _number(auc),
-        "auc_ci": [_number(low), _number(high)],
+        "auc": number(auc),
+        "auc_ci": [number(low), number(high)],
         "p_value": float(f"{p_value:.3g}"),
-        "dcr_mean_train": _number(dcr[:n].mean()),
-        "dcr_mean_holdout": _number(dcr[n:].mean()),
+        "dcr_mean_train": number(dcr[:n].mean()),
+        "dcr_mean_holdout": number(dcr[n:].mean()),
         "bootstrap_rounds": BOOTSTRAP_ROUNDS,
         "rows": {"train": n, "holdout": n, "synthetic": len(synthetic_x)},
         "seconds": _seconds(start),
@@ -805,14 +805,14 @@ def _risk(successes, total, control_successes, control_total, baseline_successes
         "risk": _clipped(residual),
         "ci": [_clipped(residual - error), _clipped(residual + error)],
         "p_value": _p_above(residual, error / norm.ppf(0.5 * (1 + CONFIDENCE))),
-        "attack_rate": _number(attack),
-        "control_rate": _number(control),
-        "baseline_rate": _number(baseline),
+        "attack_rate": number(attack),
+        "control_rate": number(control),
+        "baseline_rate": number(baseline),
         "attacks": int(total),
-        "successes": _number(successes, 2),
+        "successes": number(successes, 2),
         "control_attacks": int(control_total),
-        "control_successes": _number(control_successes, 2),
-        "baseline_successes": _number(baseline_successes, 2),
+        "control_successes": number(control_successes, 2),
+        "baseline_successes": number(baseline_successes, 2),
     }
     if baseline >= attack:  # Anonymeter's sanity check
         result["warning"] = "the attack does no better than random guessing"
@@ -828,7 +828,7 @@ def _p_above(estimate: float, standard_error: float) -> float:
 
 
 def _clipped(x: float) -> float:
-    return _number(min(max(x, 0.0), 1.0))
+    return number(min(max(x, 0.0), 1.0))
 
 
 # ---------------------------------------------------------------------------------------
@@ -843,9 +843,9 @@ def _predicate_tables(frames, metadata, reference) -> list[np.ndarray]:
     sizes = np.cumsum([len(f) for f in frames])[:-1]
     for name, meta in metadata["columns"].items():
         one = {"columns": {name: meta}}
-        columns = [_as_scored(f[[name]], one, reference)[name] for f in frames]
+        columns = [as_scored(f[[name]], one, reference)[name] for f in frames]
         if meta["sdtype"] in _NUMERIC_SDTYPES:
-            values = np.concatenate([_as_float(c) for c in columns])
+            values = np.concatenate([as_float(c) for c in columns])
             ranks = np.full(len(values), np.nan, dtype=np.float32)
             present = ~np.isnan(values)
             ranks[present] = np.unique(values[present], return_inverse=True)[1]
@@ -958,9 +958,9 @@ def _stack(blocks, columns, frame) -> np.ndarray:
 def _secret_values(s: pd.Series, meta: dict, reference: pd.Series) -> np.ndarray:
     """Floats (NaN for null) for a numeric secret; labels (NULL for null) for a category."""
     one = {"columns": {s.name: meta}}
-    scored = _as_scored(s.to_frame(), one, reference.to_frame())[s.name]
+    scored = as_scored(s.to_frame(), one, reference.to_frame())[s.name]
     if meta["sdtype"] in _NUMERIC_SDTYPES:
-        return _as_float(scored)
+        return as_float(scored)
     return scored.astype(str).where(scored.notna(), NULL).to_numpy()
 
 
@@ -975,7 +975,7 @@ def _guessed(guess, secret, numeric) -> np.ndarray:
 
 
 def _unique_rows(df, metadata, reference) -> pd.DataFrame:
-    repeated = pd.Series(_row_hashes(df, metadata, reference)).duplicated().to_numpy()
+    repeated = pd.Series(row_hashes(df, metadata, reference)).duplicated().to_numpy()
     return df[~repeated].reset_index(drop=True)
 
 
