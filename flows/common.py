@@ -14,25 +14,24 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
-import platform  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager, suppress  # noqa: E402
-from importlib import metadata  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from prefect import task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from synthvae import Synthesizer  # noqa: E402
-from synthvae.io import SUPPORTED_SUFFIXES, InputError, read_table  # noqa: E402
+from synthvae.io import InputError, read_table, table_stem  # noqa: E402,F401
+from synthvae.run.options import (  # noqa: E402,F401  (the number types every CLI shares)
+    checked, fraction, open_unit_interval, positive_float, positive_int, unit_interval)
 from synthvae.schema import SchemaViolation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = Path.cwd() / "runs"  # outputs go where the user is, as with any command line
-VERSIONED_PACKAGES = ("synthvae", "torch", "numpy", "pandas", "pandera", "sdmetrics", "prefect")
 
 # Tasks write files into fresh folders, so a cached result would point at a folder that is gone.
 # Only I/O is retried, and only on OSError: an InputError (a ValueError) will not fix itself.
@@ -51,28 +50,6 @@ COMPUTE_TASK = {"cache_policy": NO_CACHE, "timeout_seconds": 4 * 3600}
 
 def _transient(error: BaseException | object) -> bool:
     return isinstance(error, OSError) and not isinstance(error, TimeoutError)
-
-
-def checked(parse, ok, words: str):
-    """An argparse type: `parse` the text, then require `ok(value)`, else say `words`."""
-
-    def convert(text: str):
-        try:
-            value = parse(text)
-        except ValueError:
-            value = None
-        if value is None or not ok(value):
-            raise argparse.ArgumentTypeError(f"must be {words}, got {text!r}")
-        return value
-
-    return convert
-
-
-positive_int = checked(int, lambda v: v >= 1, "a positive integer")
-positive_float = checked(float, lambda v: 0 < v < float("inf"), "a positive number")
-fraction = checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
-unit_interval = checked(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
-open_unit_interval = checked(float, lambda v: 0 < v < 1, "a number in (0, 1)")
 
 
 def fail(err: InputError) -> int:
@@ -199,28 +176,11 @@ def stop_orphans() -> list[int]:
     return [process.pid for process in orphans]
 
 
-def table_stem(path: Path) -> str:
-    name = path.name
-    for suffix in sorted(SUPPORTED_SUFFIXES, key=len, reverse=True):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
-
-
-def versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in VERSIONED_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
-
-
 @task(**COMPUTE_TASK)
 def fit_on_table(source: Path, model_dir: Path, seed: int, max_seconds: float | None) -> Path:
     """Fit a default Synthesizer to a table and save it (for flows given no --model)."""
-    Synthesizer(random_state=seed, max_seconds=max_seconds).fit(read_table(source)).save(model_dir)
+    Synthesizer(random_state=seed, max_seconds=max_seconds, progress=False).fit(
+        read_table(source)).save(model_dir)
     return model_dir
 
 

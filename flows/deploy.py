@@ -68,7 +68,8 @@ from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.schedules import Cron
 
-from flows.generate import generate
+from flows.generate_flow import generate
+from synthvae.run.options import RunOptions
 from synthvae.catalog import MANIFEST, CatalogError, check_name, publish, resolve_root
 from synthvae.io import InputError
 
@@ -118,7 +119,7 @@ def refresh(
     run_id = str(runtime.flow_run.id or "local")[:8]
     stamp = scheduled.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     output = Path(runs_dir or RUNS / "refresh") / dataset / f"{stamp}-{run_id}"
-    report = generate(
+    report = generate(RunOptions(
         rows=rows,
         input_path=input_path,
         schema_path=schema_path,
@@ -129,7 +130,7 @@ def refresh(
         max_seconds=max_seconds,
         holdout_fraction=holdout_fraction,
         privacy_gate=privacy_gate,
-    )
+    ))
     manifest = publish_version(str(output), dataset, catalog_root)
     summary = {
         "dataset": dataset,
@@ -137,7 +138,7 @@ def refresh(
         "path": manifest["path"],
         "rows": manifest["rows"],
         "seed": seed,
-        "quality": report["quality"],
+        "quality": report.quality,
         "privacy_gate": manifest["privacy"]["gate"],
         "model_id": manifest["model"]["id"],
     }

@@ -26,20 +26,10 @@ from synthvae.conditional import parse_where
 from synthvae.io import InputError, write_table_stream
 from synthvae.schema import load_schema
 from synthvae.stream import sample_stream
-from synthvae.synthesizer import SAMPLE_CHUNK
+from synthvae.run.options import SHARD_ROWS
+from synthvae.run.steps import shard_plan
 
-SHARD_ROWS = 16 * SAMPLE_CHUNK  # 1,048,576: seconds of work, so task overhead stays small
 _MODELS: dict[tuple[str, int], Synthesizer] = {}  # per worker process: load a model once
-
-
-def shard_plan(rows: int, shard_rows: int = SHARD_ROWS) -> list[tuple[int, int, int]]:
-    """(index, first row, rows) per shard. Shards start on the sampler's chunk grid, which
-    `iter_sample(start=...)` needs."""
-    if shard_rows <= 0 or shard_rows % SAMPLE_CHUNK:
-        raise InputError(f"shard rows must be a positive multiple of {SAMPLE_CHUNK:,}, "
-                         f"got {shard_rows:,}")
-    return [(i, start, min(shard_rows, rows - start))
-            for i, start in enumerate(range(0, rows, shard_rows))]
 
 
 def _load(model_dir: Path) -> Synthesizer:

@@ -16,6 +16,15 @@ conditions and greedy decoding stay in PyTorch, where they are not the hot path.
 exp() has no vectorised form in numba without Intel's SVML, so SiLU and softmax use their
 own: 2^x split into an integer part (set straight into the float's exponent bits) and a
 degree-6 polynomial for the fraction, relative error about 2e-7 (float32 rounding is 6e-8).
+
+Everything numba does in this package is here, and only here:
+- compiling: about 13 s once per install, then a load from numba's cache. `compile_ahead`
+  does it without drawing; `compiled_in_background()` runs it on a thread for the length of
+  a block and joins that thread on the way out, whatever ends the block;
+- the thread pool: it must start on the thread that draws (`start_threads`);
+- concurrency: numba's workqueue layer takes no concurrent calls (`_kernel_lock`).
+The kernel reads plain arrays; `kernel_arguments` gathers them from a set of heads (anything
+with `AutoregressiveHeads`' attributes), so this module needs nothing from `synthvae.model`.
 """
 from __future__ import annotations
 
@@ -24,6 +33,7 @@ import inspect
 import math
 import os
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -271,8 +281,7 @@ class SlotSampler:
         self.args = kernel_arguments(heads)
         self.n_discrete, self.n_continuous = heads.n_discrete, heads.n_continuous
         self.temperature = float(temperature)
-        self.threads = max(1, min(threads or torch.get_num_threads(),
-                                  numba.config.NUMBA_NUM_THREADS))
+        self.threads = _threads(threads)
 
     def __call__(self, base_t: torch.Tensor, u: torch.Tensor, eps: torch.Tensor,
                  values: np.ndarray, codes: np.ndarray) -> None:
@@ -304,22 +313,73 @@ def sample_slots(heads, base: torch.Tensor, u: torch.Tensor, eps: torch.Tensor,
     return torch.from_numpy(values), torch.from_numpy(codes)
 
 
+def _threads(threads: int | None) -> int:
+    return max(1, min(threads or torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+
+
+def _example_arguments() -> dict:
+    """One row for heads of width 8 with a two-class slot and a value slot of two bins, as
+    `kernel_arguments` and `SlotSampler` lay them out: every array of the same dtype, rank
+    and layout, every scalar of the same type, so the kernel compiled for these is the one
+    every draw runs."""
+    width = 8
+
+    def zeros(*shape, dtype=np.float32):
+        return np.zeros(shape, dtype)
+
+    return dict(base_t=zeros(width, 1), ln_w=np.ones(width, np.float32), ln_b=zeros(width),
+                ln_eps=1e-5, order=np.arange(2, dtype=np.int64), n_disc=1,
+                head_w=zeros(2, width), head_b=zeros(2), offsets=zeros(1, dtype=np.int64),
+                cards=np.full(1, 2, np.int64), code_emb_t=zeros(width, 2),
+                cont_w=zeros(1, 2, width), cont_b=zeros(1, 2), val_w=zeros(1, width),
+                val_b=zeros(1, width), bin_edges=zeros(1, 1), bin_emb_t=zeros(width, 2),
+                n_bins=2, u=zeros(1, 1), eps=zeros(1, 1), temperature=1.0,
+                codes_out=zeros(1, 1, dtype=np.int64), values_out=zeros(1, 1))
+
+
 def compile_ahead() -> None:
     """Compiles the kernel, or loads it from numba's cache, without running it.
 
     The first draw of a fresh install otherwise waits for the compile (about 13 s on 2
-    cores); a command line can start this on a thread while it does other things (the flow
-    starts Prefect's server). It only compiles: numba's thread pool must start on the
-    thread that draws (see `synthvae.stream`)."""
-    from .model import AutoregressiveHeads  # model imports this module
-
-    heads = AutoregressiveHeads(8, n_continuous=1, cardinalities=[2], width=8, value_bins=2)
-    args = dict(base_t=np.zeros((8, 1), np.float32), **kernel_arguments(heads),
-                u=np.zeros((1, 1), np.float32), eps=np.zeros((1, 1), np.float32),
-                temperature=1.0, codes_out=np.zeros((1, 1), np.int64),
-                values_out=np.zeros((1, 1), np.float32))
+    cores). It only compiles: numba's thread pool must start on the thread that draws
+    (`start_threads`), so this may run on any thread (see `compiled_in_background`)."""
+    args = _example_arguments()
     names = inspect.signature(_sample_rows.py_func).parameters
     _sample_rows.compile(tuple(numba.typeof(args[name]) for name in names))
+
+
+@contextlib.contextmanager
+def compiled_in_background() -> Iterator[threading.Thread | None]:
+    """Compiles the kernel (`compile_ahead`) on a thread while the block runs; yields that
+    thread (None where the kernel is off, `enabled`), and joins it when the block ends,
+    however it ends: the interpreter aborts (SIGABRT) if it exits while LLVM compiles.
+
+    The thread is not a daemon, so even a join cut short by a second Ctrl-C leaves Python's
+    exit waiting for it instead of tearing it down mid-compile."""
+    if not enabled():
+        yield None
+        return
+    thread = threading.Thread(target=compile_ahead, name="synthvae-compile")
+    thread.start()
+    try:
+        yield thread
+    finally:
+        thread.join()
+
+
+def start_threads() -> None:
+    """Runs the kernel once on this thread if no numba parallel kernel has run in the
+    process yet: call it before drawing on worker threads. Numba's thread pool started
+    from a worker thread instead made sampling about 30% slower for the whole process.
+    Compiles the kernel first if nothing has (see `compile_ahead`)."""
+    if not enabled():
+        return
+    try:
+        numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet, so no layer has been chosen
+        with _kernel_lock():
+            numba.set_num_threads(_threads(None))
+            _sample_rows(**_example_arguments())
 
 
 _LOCK = threading.Lock()

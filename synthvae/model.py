@@ -170,10 +170,15 @@ class AutoregressiveHeads(nn.Module):
         out = torch.baddbmm(self.continuous_bias[:, None], g_continuous, self.continuous_weight)
         return out[..., 0].T, out[..., 1].T.clamp(-10.0, 4.0), logits
 
+    @property
+    def kernel_draws(self) -> bool:
+        """Whether these heads' plain draws on the CPU go through `synthvae.fused`."""
+        return not len(self.layers) and fused.enabled()
+
     def fusable(self, h: torch.Tensor, constraints: Constraints | None, greedy: bool) -> bool:
         """Whether `synthvae.fused` can draw these rows: plain sampling on the CPU."""
         return (not greedy and not (constraints and (constraints.classes or constraints.intervals))
-                and not len(self.layers) and h.device.type == "cpu" and fused.enabled())
+                and h.device.type == "cpu" and self.kernel_draws)
 
     def noise(self, n: int, generator: torch.Generator | None, device: torch.device | str = "cpu"
               ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -330,6 +335,12 @@ class VAE(nn.Module):
         charged = kl_dims.mean(0).clamp_min(floor).sum() if floor > 0 else kl.mean()
         return {"loss": nll.mean() + beta * charged, "nll": nll.mean(), "kl": kl.mean(),
                 "elbo": -(nll + kl)}
+
+    def start_kernel_threads(self) -> None:
+        """Call on the thread that will hand draws to worker threads, before it does: see
+        `fused.start_threads`. Nothing to start where the heads are drawn in PyTorch."""
+        if self.heads.kernel_draws:
+            fused.start_threads()
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, generator: torch.Generator | None = None,

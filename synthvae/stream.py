@@ -21,7 +21,7 @@ import torch
 
 from .io import ordered_map, usable_cores
 from .schema import TableSchema, validate
-from .synthesizer import SAMPLE_CHUNK, Synthesizer, start_kernel_threads
+from .synthesizer import SAMPLE_CHUNK, Synthesizer
 
 
 def to_arrow(df: pd.DataFrame, strings: list[str]) -> pyarrow.Table:
@@ -58,7 +58,7 @@ def sample_stream(synthesizer: Synthesizer, n: int, *, random_state: int,
     if not isinstance(random_state, int) or isinstance(random_state, bool):
         raise ValueError(f"random_state must be an integer, got {random_state!r}")
     synthesizer.iter_sample(n, random_state=random_state, conditions=conditions, start=start)
-    start_kernel_threads(synthesizer)
+    synthesizer.model_.start_kernel_threads()
     budget = max(1, threads or usable_cores())
     workers = max(1, min(budget, -(-n // SAMPLE_CHUNK)))
     per_worker = max(1, budget // workers)

@@ -10,27 +10,14 @@ import inspect
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .io import usable_cores
+from .threads import CORES, USER_THREADS, usable_cores
 
-# Before numba, torch and OpenBLAS start their thread pools (they read these once): size them
-# to the cores this process may use (they count the host's cores, not a container's CPU
-# quota), and let OpenMP threads that wait sleep, not spin: spinning, they keep the cores
-# from the thread still working whenever another process runs too (Adult's fit took 20x
-# longer on two busy cores). A variable the user set wins.
-_CORES = usable_cores()
-_USER_THREADS = "OMP_NUM_THREADS" in os.environ
-if _CORES < (os.cpu_count() or 1):
-    for _name in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(_name, str(_CORES))
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # GNU OpenMP (torch's CPU wheels, MKL)
-os.environ.setdefault("KMP_BLOCKTIME", "0")  # the same for Intel OpenMP builds
-
-import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
@@ -38,6 +25,7 @@ from safetensors.numpy import load_file as load_arrays  # noqa: E402
 from safetensors.numpy import save_file as save_arrays  # noqa: E402
 from safetensors.torch import load_file as load_tensors  # noqa: E402
 from safetensors.torch import save_file as save_tensors  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 from .anomaly import LATENT_COLUMN, score_rows  # noqa: E402
 from .calibration import calibrate_marginals  # noqa: E402
@@ -53,8 +41,6 @@ from .schema import SchemaViolation  # noqa: E402
 from .dp import check_privacy_budget, default_delta, train_private  # noqa: E402
 from .train import EpochStats, TrainConfig, train  # noqa: E402
 
-if torch.get_num_threads() > _CORES and not _USER_THREADS:  # torch was imported first
-    torch.set_num_threads(_CORES)
 
 log = logging.getLogger("synthvae")
 
@@ -77,7 +63,7 @@ def training_threads() -> int | None:
     fit is 1.25x slower (benchmarks/contention.py). A core left free takes one competitor (the flow's
     Prefect server, another job, the OS) without stalling the fit. Sampling and scoring,
     which are not lockstep, keep every core."""
-    return None if _USER_THREADS else max(1, _CORES - 1)
+    return None if USER_THREADS else max(1, CORES - 1)
 
 
 class NotFittedError(RuntimeError):
@@ -112,6 +98,9 @@ class Synthesizer:
     `"code is determined by name"`; see `synthvae.declared`): every training row must keep
     them (InputError naming the rule and the rows otherwise, before any training), and every
     sampled row does; with `rules=False` too.
+    `progress` shows a progress bar on stderr for `fit` (epochs, with the latest losses) and
+    `sample` (rows): True always, False never, None (the default) when stderr is a terminal,
+    so logs, CI and workers get none. `verbose` prints a line per epoch to stdout.
     The same seed gives the same rows on the same kind of device, not across kinds.
     """
 
@@ -131,7 +120,7 @@ class Synthesizer:
                  column_kinds: dict[str, str] | None = None,
                  protect_below: int = 1,
                  random_state: int | None = None, verbose: bool = False,
-                 device: str = "auto"):
+                 progress: bool | None = None, device: str = "auto"):
         self.epochs = epochs
         self.batch_size = batch_size
         self.latent_dim = latent_dim
@@ -157,6 +146,7 @@ class Synthesizer:
         self.protect_below = protect_below
         self.random_state = random_state
         self.verbose = verbose
+        self.progress = progress
         self.device = device
 
     def get_params(self) -> dict[str, Any]:
@@ -216,21 +206,24 @@ class Synthesizer:
         self.rules_ = with_declared(
             discover(df, self.encoder_, kinds) if kinds and not private else RuleSet([]),
             declared_rules, df, self.encoder_)
-        report = on_epoch or (self._log_epoch if self.verbose else None)
         train_data = (continuous[fit_rows], discrete[fit_rows])
         self.fit_timings_ = {"encoders": round(encoded - start, 2),
                              "rules": round(time.perf_counter() - encoded, 2)}
         self.calibration_ = None
+        bar = _EpochBar(self._bar(total=epochs, desc="fit", bar_format=_EPOCH_BAR),
+                        on_epoch or (self._log_epoch if self.verbose else None))
         if private:
-            self.history_, self.dp_epsilon_spent_ = train_private(
-                self.model_, train_data, self.train_config_, generator, self.dp_epsilon, delta,
-                self.dp_max_grad_norm, report)
+            with bar:
+                self.history_, self.dp_epsilon_spent_ = train_private(
+                    self.model_, train_data, self.train_config_, generator, self.dp_epsilon,
+                    delta, self.dp_max_grad_norm, bar)
             self.dp_delta_ = delta
             # A prior fitted to the real rows' latents would sit outside the DP guarantee.
             self.prior_ = GaussianMixturePrior.standard_normal(self.latent_dim)
         else:
-            self.history_ = train(self.model_, train_data, (continuous[val], discrete[val]),
-                                  self.train_config_, generator, report)
+            with bar:
+                self.history_ = train(self.model_, train_data, (continuous[val], discrete[val]),
+                                      self.train_config_, generator, bar, bar.stopped)
             self.dp_epsilon_spent_ = self.dp_delta_ = None
             self.fit_timings_["train"] = round(time.perf_counter() - start, 2)
             if device.type != "cpu":  # the model is back on the CPU; its generator must be too
@@ -256,8 +249,15 @@ class Synthesizer:
         return self
 
     def _log_epoch(self, s: EpochStats) -> None:
-        print(f"epoch {s.epoch:4d}  train loss {s.train_loss:9.4f}  val loss {s.val_loss:9.4f}"
-              f"  kl {s.kl:7.3f}  {s.seconds:6.1f} s", flush=True)
+        # tqdm.write lifts a progress bar off the terminal for the line, then redraws it
+        tqdm.write(f"epoch {s.epoch:4d}  train loss {s.train_loss:9.4f}  val loss "
+                   f"{s.val_loss:9.4f}  kl {s.kl:7.3f}  {s.seconds:6.1f} s", file=sys.stdout)
+        sys.stdout.flush()
+
+    def _bar(self, **options: Any) -> tqdm:
+        """A tqdm bar on stderr, or one that shows nothing and costs nothing (`progress`)."""
+        shown = _stderr_is_terminal() if self.progress is None else bool(self.progress)
+        return tqdm(file=sys.stderr, disable=not shown, dynamic_ncols=True, **options)
 
     @torch.no_grad()
     def _posterior_samples(self, continuous: np.ndarray, discrete: np.ndarray,
@@ -285,7 +285,19 @@ class Synthesizer:
 
         `threads`: see `iter_sample`; the rows do not depend on it.
         """
+        return self._sample(n, random_state, conditions, threads, with_bar=True)
+
+    def _sample(self, n: int, random_state: int | None, conditions: dict[str, Any] | None,
+                threads: int | None = None, with_bar: bool = False) -> pd.DataFrame:
+        """`sample`; with `with_bar`, its progress bar where `self.progress` asks for one."""
         stream = self.iter_sample(n, random_state, conditions, threads=threads)
+        if with_bar:
+            # One update per chunk of 65,536 rows: the bar costs nothing next to drawing them
+            with self._bar(total=n, desc="sample", unit="row", unit_scale=True) as bar:
+                return self._gather(_counted(stream, bar), n)
+        return self._gather(stream, n)
+
+    def _gather(self, stream: Iterator[pd.DataFrame], n: int) -> pd.DataFrame:
         if n <= SAMPLE_CHUNK:
             chunks = list(stream)
             # n = 0: the columns and dtypes, no rows
@@ -364,7 +376,7 @@ class Synthesizer:
         if threads < 2 or n < THREADED_MIN_CHUNKS * SAMPLE_CHUNK:
             yield from map(draw, starts)
             return
-        start_kernel_threads(self)
+        self.model_.start_kernel_threads()
         workers = min(threads, len(starts))
         # The chunks past the last full round run with fewer beside them (3 chunks on 2
         # threads: the third alone), so they get every thread; on one each, 3 chunks took
@@ -479,8 +491,7 @@ class Synthesizer:
         for (label, k), seed in zip(plan.items(), seeds.spawn(max(1, len(plan)))):
             if k > 0:
                 cond = None if label is _ANY else {target: None if _is_na(label) else label}
-                parts.append(self.sample(int(k), random_state=int(seed.generate_state(1)[0]),
-                                         conditions=cond))
+                parts.append(self._sample(int(k), int(seed.generate_state(1)[0]), cond))
         return pd.concat(parts, ignore_index=True)
 
     # ------------------------------------------------------------ anomalies
@@ -632,14 +643,55 @@ DP_EPOCHS = 10  # DP-SGD costs ~5x a plain epoch and every epoch spends privacy 
 TRAIN_STEPS = 2_500
 
 
-def start_kernel_threads(synthesizer: Synthesizer) -> None:
-    """Draws one row on this thread if no numba parallel kernel has run in the process yet:
-    call it before drawing on worker threads. Numba's thread pool started from a worker
-    thread instead made sampling about 30% slower for the whole process."""
+# "at most": training stops early once the validation loss stops improving (`patience`)
+_EPOCH_BAR = ("{desc}: {percentage:3.0f}%|{bar}| epoch {n_fmt} of at most {total_fmt} "
+              "[{elapsed}<{remaining}{postfix}]")
+
+
+class _EpochBar:
+    """Training's `on_epoch` (and `on_stop`): moves the bar one epoch on, shows the latest
+    losses and, when training ends early, why; then calls `then`, the caller's own."""
+
+    def __init__(self, bar: tqdm, then: Callable[[EpochStats], None] | None):
+        self.bar, self.then, self.losses, self.why = bar, then, "", None
+
+    def __call__(self, stats: EpochStats) -> None:
+        # Under DP there are no validation rows: its loss is NaN
+        self.losses = f"train loss {stats.train_loss:.4g}" + (
+            f", val loss {stats.val_loss:.4g}" if np.isfinite(stats.val_loss) else "")
+        self.bar.set_postfix_str(self.losses, refresh=False)
+        self.bar.update()
+        if self.then is not None:
+            self.then(stats)
+
+    def stopped(self, why: str) -> None:
+        # The reason first: a line wider than the terminal loses its end
+        self.why, bar = why, self.bar
+        bar.bar_format = "{desc} [{elapsed}{postfix}]"
+        bar.set_description_str(f"fit: stopped early at epoch {bar.n} of {bar.total} ({why})")
+
+    def __enter__(self) -> _EpochBar:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        bar = self.bar
+        if kind is None and self.why is None and not bar.disable and bar.n < bar.total:
+            # DP-SGD's loop does not say why it ended: its only early end is the time budget
+            self.stopped("time budget spent")
+        bar.close()
+
+
+def _counted(chunks: Iterator[pd.DataFrame], bar: tqdm) -> Iterator[pd.DataFrame]:
+    for chunk in chunks:
+        bar.update(len(chunk))
+        yield chunk
+
+
+def _stderr_is_terminal() -> bool:
     try:
-        numba.threading_layer()
-    except ValueError:
-        next(synthesizer._chunks(1, np.random.SeedSequence(0), None), None)
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced by an object without it, or closed
+        return False
 
 
 def resolve_device(device: str) -> torch.device:

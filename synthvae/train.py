@@ -53,18 +53,23 @@ class EpochStats:
 
 def train(model: VAE, train_data: tuple[np.ndarray, np.ndarray],
           val_data: tuple[np.ndarray, np.ndarray], cfg: TrainConfig, generator: torch.Generator,
-          on_epoch: Callable[[EpochStats], None] | None = None) -> list[EpochStats]:
+          on_epoch: Callable[[EpochStats], None] | None = None,
+          on_stop: Callable[[str], None] | None = None) -> list[EpochStats]:
     """Fits `model` in place; returns one EpochStats per epoch run. On an accelerator,
-    `generator` must live on that device; the rows are moved there once, up front."""
+    `generator` must live on that device; the rows are moved there once, up front.
+    `on_epoch` sees each epoch's stats; `on_stop`, if training ends before `cfg.epochs`,
+    why (the patience ran out, or the time budget)."""
     device = torch.device(cfg.device)
     cont, disc = (torch.from_numpy(a).to(device) for a in train_data)
     val_cont, val_disc = (torch.from_numpy(a).to(device) for a in val_data)
     model.to(device)
     with cpu_threads(cfg.threads if device.type == "cpu" else None):
-        return _train(model, cont, disc, val_cont, val_disc, cfg, generator, on_epoch)
+        return _train(model, cont, disc, val_cont, val_disc, cfg, generator, on_epoch,
+                      on_stop or (lambda why: None))
 
 
-def _train(model, cont, disc, val_cont, val_disc, cfg, generator, on_epoch) -> list[EpochStats]:
+def _train(model, cont, disc, val_cont, val_disc, cfg, generator, on_epoch, on_stop
+           ) -> list[EpochStats]:
     device = cont.device
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate,
@@ -100,11 +105,16 @@ def _train(model, cont, disc, val_cont, val_disc, cfg, generator, on_epoch) -> l
             best_loss, best_state, stale = val_loss, copy.deepcopy(model.state_dict()), 0
         else:
             stale += 1
+        why = None
         if stale >= cfg.patience and epoch > cfg.kl_warmup_epochs:
-            log.info("early stop at epoch %d: no better validation loss for %d epochs", epoch, stale)
-            break
-        if cfg.max_seconds is not None and stats.seconds > cfg.max_seconds:
-            log.info("stopping at epoch %d: time budget of %.0f s spent", epoch, cfg.max_seconds)
+            why = f"no better validation loss for {stale} epochs"
+            log.info("early stop at epoch %d: %s", epoch, why)
+        elif cfg.max_seconds is not None and stats.seconds > cfg.max_seconds:
+            why = f"time budget of {cfg.max_seconds:.0f} s spent"
+            log.info("stopping at epoch %d: %s", epoch, why)
+        if why is not None:
+            if epoch < cfg.epochs:
+                on_stop(why)
             break
     model.load_state_dict(best_state)
     model.to("cpu").eval()

@@ -1,8 +1,10 @@
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +19,7 @@ def run_cli(tmp_path_factory):
     env |= {"PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
     def run(module: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", module, *map(str, args)],
             check=False,
             cwd=ROOT,
@@ -26,8 +28,23 @@ def run_cli(tmp_path_factory):
             text=True,
             timeout=timeout,
         )
+        if module == "flows.generate" and done.returncode in (0, 3) and "--output" in args:
+            # every report a run writes must match the published schema
+            read_report(Path(args[list(args).index("--output") + 1]))
+        return done
 
     return run
+
+
+def read_report(folder: Path) -> dict:
+    """A run's report.json, after checking it against schemas/report.schema.json (JSON
+    Schema) and the RunReport type it was generated from."""
+    from synthvae.report.run_report import SCHEMA_FILE, RunReport
+
+    report = json.loads((Path(folder) / "report.json").read_text())
+    jsonschema.validate(report, json.loads(SCHEMA_FILE.read_text()))
+    RunReport.model_validate(report)
+    return report
 
 
 @pytest.fixture(scope="session", autouse=True)

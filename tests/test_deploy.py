@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from flows import deploy
-from flows.generate import SCORES_ARTIFACT
+from flows.generate_flow import SCORES_ARTIFACT
 from synthvae.catalog import load_manifest, versions
 from synthvae.io import InputError, read_table
 

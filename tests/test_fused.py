@@ -1,6 +1,12 @@
 """The fused CPU kernel draws what the PyTorch loop draws from the same randomness."""
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -84,3 +90,71 @@ def test_compile_ahead_makes_the_very_kernel_sampling_runs():
     with torch.no_grad():
         model.generate(torch.randn(300, model.cfg.latent_dim))
     assert set(fused._sample_rows.overloads) == compiled and len(compiled) == 1
+
+
+def test_compiled_in_background_joins_its_thread_when_the_block_ends():
+    with fused.compiled_in_background() as thread:
+        assert thread is not None and thread.name == "synthvae-compile" and not thread.daemon
+    assert not thread.is_alive()
+    assert len(fused._sample_rows.overloads) == 1  # compiled, the very kernel draws run
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_compiled_in_background_joins_its_thread_when_the_block_raises(error):
+    with pytest.raises(error):
+        with fused.compiled_in_background() as thread:
+            raise error("stopped")
+    assert not thread.is_alive()
+
+
+def test_compiled_in_background_compiles_nothing_with_the_kernel_off(monkeypatch):
+    monkeypatch.setenv("SYNTHVAE_FUSED", "0")
+    with fused.compiled_in_background() as thread:
+        assert thread is None
+
+
+def _fresh_python(code: str, **env: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=300, env={**os.environ, **env}).stdout
+
+
+def test_a_compile_in_a_fresh_process_joins_before_the_process_ends():
+    """Leaving the block while LLVM still compiles would abort the interpreter."""
+    out = _fresh_python("from synthvae import fused\n"
+                        "with fused.compiled_in_background() as thread:\n"
+                        "    pass\n"
+                        "print(thread.is_alive(), len(fused._sample_rows.overloads))")
+    assert out.split() == ["False", "1"]
+
+
+@pytest.mark.parametrize("switch, started", [("1", "True"), ("0", "False")])
+def test_start_threads_starts_numbas_threads_on_this_thread(switch, started):
+    code = ("import numba\nfrom synthvae import fused\n"
+            "def layer():\n"
+            "    try:\n"
+            "        return numba.threading_layer()\n"
+            "    except ValueError:\n"
+            "        return None\n"
+            "assert layer() is None\n"
+            "fused.start_threads()\n"
+            "print(layer() is not None)")
+    assert _fresh_python(code, SYNTHVAE_FUSED=switch).strip() == started
+
+
+def test_only_the_kernel_module_uses_numba_and_it_uses_no_other_synthvae_module():
+    root = Path(fused.__file__).parent
+
+    def imported(path: Path) -> set[str]:
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names.add("." * node.level + (node.module or ""))
+        return names
+
+    users = {p.relative_to(root).as_posix() for p in root.rglob("*.py")
+             if any(n == "numba" or n.startswith("numba.") for n in imported(p))}
+    assert users == {"fused.py"}
+    assert not [n for n in imported(root / "fused.py")
+                if n.startswith(".") or n.startswith("synthvae")]

@@ -4,8 +4,8 @@ Each successful run starts Prefect's temporary server (10-25 s), so the happy pa
 per module and several tests read its output. Bad input is caught before Prefect starts.
 """
 
+import dataclasses
 import hashlib
-import inspect
 import json
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from flows.generate import FLAGS, build_parser, generate
+from synthvae.run.options import RunOptions, build_parser, flag
 from synthvae.io import read_table
 from synthvae.schema import load_schema, validate
 
@@ -86,8 +86,7 @@ def test_report_holds_scores_in_unit_range_timings_and_input_hash(generated, sam
     assert report["schema"] == {"path": str(ADULT_SCHEMA), "inferred": False}
     assert report["fit"]["epochs_run"] == 2
     assert set(report["timings"]) >= {
-        "load",
-        "validate_input",
+        "prepare",
         "fit",
         "sample",
         "score",
@@ -430,15 +429,16 @@ def test_rows_zero_through_the_cli_is_a_usage_error(run_cli):
     assert "argument --rows: must be a positive integer, got '0'" in result.stderr
 
 
-def test_help_lists_exactly_the_flow_parameters_with_their_defaults():
+def test_help_lists_exactly_the_run_options_with_their_defaults():
     parser = build_parser()
     options = {a.dest: a for a in parser._actions if a.dest != "help"}
-    parameters = inspect.signature(generate.fn).parameters
-    assert list(options) == list(parameters)
-    for name, parameter in parameters.items():
-        assert options[name].default == parameter.default
-        assert options[name].option_strings == [FLAGS.get(name, f"--{name.replace('_', '-')}")]
-    assert "(default: 100000)" in parser.format_help()
+    defaults = RunOptions()
+    assert list(options) == [f.name for f in dataclasses.fields(RunOptions)]
+    for name, action in options.items():
+        assert action.default in (getattr(defaults, name), False)
+        assert action.option_strings == [flag(name)]
+    assert "(default: 100,000)" in parser.format_help()
+    assert RunOptions(**vars(parser.parse_args([]))) == defaults
 
 
 # ------------------------------------------------------------------------- the real thing

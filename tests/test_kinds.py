@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from synthvae.columns import TableEncoder
-from synthvae.columns import detect_kind as columns_detect_kind
 from synthvae.evaluation.fidelity import score, sdmetrics_metadata
 from synthvae.io import InputError, read_table
 from synthvae.kinds import datetime_format, detect_kind, sdtype
-from synthvae.report_html import _resolve_kinds, render_report
+from synthvae.report.html import render_report
+from synthvae.report.html.values import resolve_kinds
 from synthvae.schema import SchemaViolation, infer_schema, load_schema, validate
 
 DATA = Path(__file__).parent / "data" / "kinds"
@@ -35,8 +37,15 @@ def model_kinds(df: pd.DataFrame, column_kinds: dict[str, str] | None = None) ->
     return TableEncoder(column_kinds).fit(df, np.random.default_rng(0)).kinds
 
 
-def test_there_is_one_detector():
-    assert columns_detect_kind is detect_kind
+def test_there_is_one_detector_and_any_module_can_be_imported_first():
+    import synthvae.columns
+
+    assert not hasattr(synthvae.columns, "detect_kind")
+    for module in ("synthvae.kinds", "synthvae.evaluation.fidelity", "synthvae.columns",
+                   "synthvae.report.html", "synthvae.run.steps", "synthvae.schema"):
+        done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
+                              text=True)
+        assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("name", TABLES)
@@ -66,7 +75,7 @@ def test_real_columns_get_one_kind_everywhere(name, column, kind):
     assert detect_kind(df[column]) == kind
     assert infer_schema(df, name).columns[column].kind == kind
     assert model_kinds(df)[column] == kind
-    assert _resolve_kinds({}, df, df, list(df.columns), None)[column] == kind
+    assert resolve_kinds({}, df, df, list(df.columns), None)[column] == kind
     expected = sdtype(kind)
     if expected == "numerical" and df[column].nunique() <= 15:
         expected = "categorical"

@@ -1,9 +1,11 @@
-"""The HTML report (issue #5): one self-contained page that fetches nothing, escapes every
-user string, shows every column, survives missing sections, and renders in a real browser.
+"""The HTML report: one self-contained page that fetches nothing, escapes every user string,
+shows every column, scores pairs as report.json does, survives missing sections, and
+renders in a real browser.
 
 The browser test needs Chromium (Debian: `apt-get install -y chromium`; .ci/run installs
 it). Without it the test fails: a report nobody has seen render is not tested."""
 
+import json
 import os
 import re
 import shutil
@@ -18,7 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthvae.report_html import REAL, SYNTHETIC, render_report, write_report
+from synthvae.evaluation.fidelity import score
+from synthvae.report.html import REAL, SYNTHETIC, render_report, write_report
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 XSS = "<script>alert(1)</script>"
@@ -470,6 +473,63 @@ def test_write_report_is_atomic(tmp_path, wide):
         write_report(path, {}, repeated, synthetic)
     assert path.read_text() == before  # a failed write leaves the last page
     assert sorted(p.name for p in path.parent.iterdir()) == ["report.html"]  # no temp files
+
+
+def test_pair_scores_on_the_page_are_the_reports(adult):
+    """Given the tables the run scored, every pair score the page computes is the one
+    report.json has: the same statistic on the same rows."""
+    real, synthetic = (frame.iloc[:3000] for frame in adult)
+    report = score(real, synthetic, seed=3, max_rows=2000) | {"seed": 3}
+    worst = report.pop("pairs_worst")
+    assert len(worst) == 5
+    page = render_report(report, real, synthetic)
+    for pair in worst:
+        a, b = pair["columns"]
+        tip = re.search(rf"<title>{re.escape(a)} × {re.escape(b)}: (\w+) ([0-9.]+) \(", page)
+        assert tip and tip.groups() == (pair["metric"], f"{pair['score']:g}"), (pair, tip)
+    # The pairs the report averages are drawn as full squares, the others inset.
+    assert "Full squares: the pairs column_pair_trends averages" in page
+    assert page.count("averaged in column_pair_trends") == report["pairs_counted"]
+
+
+def test_pair_scores_the_report_lists_are_shown_as_it_has_them(adult):
+    real, synthetic = (frame.iloc[:1000] for frame in adult)
+    report = {"pairs_worst": [{"columns": ["workclass", "occupation"],
+                               "metric": "ContingencySimilarity", "score": 0.1234}]}
+    page = render_report(report, real, synthetic)
+    assert re.search(r"<title>workclass × occupation: ContingencySimilarity 0.1234 "
+                     r"\(from report.json\)", page)
+    row = re.search(r"<tr><td>workclass</td><td>occupation</td>.*?</tr>", page).group(0)
+    assert "0.1234" in row and "≈" not in row  # first of the lowest, with the report's score
+    assert re.search(r"<td class=num>≈0\.\d+</td>", page)  # the others: computed here
+
+
+def test_model_parameters_come_from_the_model_dir_given(tmp_path, wide):
+    """A run renders its page while the model is still in its staging folder: with
+    model_dir the page reads the parameters there and names the model's published place."""
+    real, synthetic = (frame.iloc[:200] for frame in wide)
+    staging = tmp_path / ".staging-run" / "model"
+    staging.mkdir(parents=True)
+    saved = {"params": {"latent_dim": 7, "column_kinds": {"num_00": "numeric"}},
+             "model_config": {"hidden_dim": 48}, "train_config": {"batch_size": 96},
+             "encoders": {"num_00": {}}}
+    (staging / "synthesizer.json").write_text(json.dumps(saved))
+    report = {"output": str(tmp_path / "run"), "files": {"model": "model/"}}
+    before = render_report(report, real, synthetic)
+    assert '<h3>Model parameters</h3><p class="muted">not in the report</p>' in before
+    path = write_report(tmp_path / "report.html", report, real, synthetic, model_dir=staging)
+    page = path.read_text()
+    section = re.search(r"<h3>Model parameters</h3>.*?<h3>", page, flags=re.DOTALL).group(0)
+    published = tmp_path / "run" / "model" / "synthesizer.json"
+    assert f"from {escape(str(published))}" in section
+    for text in ("latent_dim", ">7<", "hidden_dim", ">48<", "batch_size", ">96<"):
+        assert text in section, text
+    assert "column_kinds" not in section and "encoders" not in section
+    # Without a published place (a withheld run), the folder read is named.
+    page = render_report({}, real, synthetic, model_dir=staging)
+    assert f"from {escape(str(staging / 'synthesizer.json'))}" in page and "latent_dim" in page
+    missing = render_report(report, real, synthetic, model_dir=tmp_path / "none")
+    assert '<h3>Model parameters</h3><p class="muted">not in the report</p>' in missing
 
 
 # ---------------------------------------------------------------------------------------

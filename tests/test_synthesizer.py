@@ -206,6 +206,54 @@ def test_constructor_only_stores_its_parameters():
     assert synth.get_params()["epochs"] == -5 and not hasattr(synth, "model_")
 
 
+# ------------------------------------------------------------------ progress bars
+def test_progress_true_shows_bars_for_fit_and_sample_on_stderr_and_false_shows_none(
+        adult, capfd):
+    rows = {}
+    for progress in (True, False):
+        synth = Synthesizer(epochs=2, random_state=0, progress=progress, **QUICK)
+        synth.fit(adult.head(300))
+        fit_out, fit_err = capfd.readouterr()
+        rows[progress] = synth.sample(100, random_state=0)
+        sample_out, sample_err = capfd.readouterr()
+        assert fit_out == sample_out == ""
+        if progress:
+            assert "fit: 100%" in fit_err and "epoch 2 of at most 2" in fit_err
+            assert "train loss" in fit_err and "val loss" in fit_err
+            assert "sample: 100%" in sample_err and "100/100" in sample_err
+        else:
+            assert fit_err == sample_err == ""
+    pd.testing.assert_frame_equal(rows[True], rows[False])
+
+
+def test_progress_by_default_only_at_a_terminal(adult, capfd):
+    synth = Synthesizer(epochs=1, random_state=0, **QUICK).fit(adult.head(200))
+    synth.sample(10, random_state=0)
+    assert synth.progress is None and capfd.readouterr().err == ""  # pytest's stderr is a pipe
+
+
+def test_the_fit_bar_says_when_and_why_training_stopped_early(adult, capfd):
+    Synthesizer(epochs=5, max_seconds=0, random_state=0, progress=True,
+                **QUICK).fit(adult.head(200))
+    err = capfd.readouterr().err
+    assert "stopped early at epoch 1 of 5 (time budget of 0 s spent)" in err
+    Synthesizer(dp_epsilon=50.0, epochs=5, max_seconds=0, random_state=0, progress=True,
+                **QUICK).fit(adult.head(32))
+    err = capfd.readouterr().err
+    assert "stopped early at epoch 1 of 5 (time budget spent)" in err
+    assert "val loss" not in err  # DP holds no rows back to validate on
+
+
+def test_progress_is_saved_with_the_model_and_older_models_load_without_it(adult, tmp_path):
+    synth = Synthesizer(epochs=1, random_state=0, progress=False, **QUICK).fit(adult.head(200))
+    path = synth.save(tmp_path / "model")
+    assert Synthesizer.load(path).progress is False
+    meta = json.loads((path / "synthesizer.json").read_text())
+    del meta["params"]["progress"]
+    (path / "synthesizer.json").write_text(json.dumps(meta))
+    assert Synthesizer.load(path).progress is None
+
+
 # ------------------------------------------------------------------ a mixed table
 FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "John", "Donald", "Niklaus", "Katherine",
          "Margaret", "Dennis", "Ken", "Frances", "Radia", "Tim", "Linus"]

@@ -68,6 +68,25 @@ def test_early_stopping_stops_before_epochs_when_patience_is_tiny(split):
     assert history[-1].epoch == last_improved + 2
 
 
+def test_on_stop_says_why_training_ended_early_and_only_then(split):
+    fit_rows, val, cfg = split
+    said: list[str] = []
+    history = train(fresh_model(cfg), fit_rows, val,
+                    TrainConfig(epochs=300, batch_size=64, patience=2, kl_warmup_epochs=1,
+                                learning_rate=1e-2),
+                    torch.Generator().manual_seed(0), on_stop=said.append)
+    assert len(history) < 300 and said == ["no better validation loss for 2 epochs"]
+    said.clear()
+    train(fresh_model(cfg), fit_rows, val, TrainConfig(epochs=3, batch_size=64, max_seconds=0),
+          torch.Generator().manual_seed(0), on_stop=said.append)
+    assert said == ["time budget of 0 s spent"]
+    said.clear()
+    # the budget spent on the last epoch ends nothing early
+    train(fresh_model(cfg), fit_rows, val, TrainConfig(epochs=1, batch_size=64, max_seconds=0),
+          torch.Generator().manual_seed(0), on_stop=said.append)
+    assert said == []
+
+
 def test_weights_of_the_best_validation_epoch_are_kept(split):
     fit_rows, val, cfg = split
     model = fresh_model(cfg)

@@ -3,7 +3,6 @@ from .base import KINDS, ColumnEncoder, ConditionError, Constraint, Encoded, Uns
 from .categorical import BooleanEncoder, CategoricalEncoder, DiscreteNumericEncoder
 from .constant import ConstantEncoder
 from .datetime import DatetimeEncoder
-from .detect import detect_kind
 from .identifier import IdEncoder
 from .numeric import NumericEncoder
 from .table import TableEncoder
@@ -12,5 +11,5 @@ from .timeofday import TimeOfDayEncoder, detect_time_format
 
 __all__ = ["KINDS", "BooleanEncoder", "CategoricalEncoder", "ColumnEncoder", "ConditionError", "ConstantEncoder", "Constraint",
            "DatetimeEncoder", "DiscreteNumericEncoder", "Encoded", "IdEncoder", "NumericEncoder",
-           "TableEncoder", "TextEncoder", "TimeOfDayEncoder", "UnsupportedColumnError", "detect_kind",
+           "TableEncoder", "TextEncoder", "TimeOfDayEncoder", "UnsupportedColumnError",
            "detect_time_format"]

@@ -11,7 +11,8 @@ from .base import (KINDS, ColumnEncoder, ConditionError, Constraint, OutOfSuppor
 from .categorical import BooleanEncoder, CategoricalEncoder, DiscreteNumericEncoder
 from .constant import ConstantEncoder
 from .datetime import DatetimeEncoder
-from ..kinds import detect_kind
+# the module, not the name: synthvae.kinds reads the encoders' formats, so either may load first
+from .. import kinds
 from .identifier import IdEncoder
 from .numeric import NumericEncoder
 from .text import TextEncoder
@@ -52,7 +53,7 @@ class TableEncoder:
         self.encoders_ = []
         for name in df.columns:
             s = df[name]
-            kind = self.column_kinds.get(name) or detect_kind(s)
+            kind = self.column_kinds.get(name) or kinds.detect_kind(s)
             if kind == "numeric" and s.nunique() <= DISCRETE_LEVELS:
                 kind = "discrete"
             encoder = ENCODERS[kind](name=name)
