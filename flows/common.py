@@ -14,7 +14,6 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
-import shutil  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -26,8 +25,7 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from synthvae import Synthesizer  # noqa: E402
 from synthvae.io import InputError, read_table, table_stem  # noqa: E402,F401
-from synthvae.run.options import (  # noqa: E402,F401  (the number types every CLI shares)
-    checked, fraction, open_unit_interval, positive_float, positive_int, unit_interval)
+from synthvae.run.options import positive_float, positive_int  # noqa: E402,F401  (CLI types)
 from synthvae.schema import SchemaViolation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,18 +125,6 @@ def stop_on_signals() -> Iterator[None]:
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
-
-
-@contextmanager
-def private_folder(path: Path) -> Iterator[Path]:
-    """A folder only this user can read (copies of real rows go there), removed when the block
-    ends however it ends. Inside a run's staging folder it is also gone if the process is
-    killed outright: the next run removes the whole staging folder."""
-    path.mkdir(mode=0o700)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def tag_child_processes() -> None:

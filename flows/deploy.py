@@ -1,6 +1,6 @@
 """Scheduled refreshes: one Prefect deployment per dataset, each fitting and publishing.
 
-`refresh` runs the generate flow (flows/generate.py) as a subflow into a fresh run folder and,
+`refresh` runs the generate flow (flows/generate_flow.py) as a subflow into a fresh run folder and,
 when it succeeds (which, with the privacy gate enforced, means the gate passed), publishes
 that folder to the catalog with `synthvae.catalog.publish`: a new immutable version that
 `python -m flows.pull` and `python -m flows.catalog` read. Modelling stays in the library and

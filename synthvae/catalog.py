@@ -45,7 +45,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from .io import InputError
+from pydantic import ValidationError
+
+from .io import InputError, file_sha256
+from .report.run_report import RunReport
 
 CATALOG_ENV = "SYNTHVAE_CATALOG"
 DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "data" / "catalog"
@@ -224,7 +227,7 @@ def _verify(folder: Path, manifest_path: Path, manifest: dict[str, Any], dataset
                 f"{expected.get('bytes')})",
                 path,
             )
-        digest = _sha256(path)
+        digest = file_sha256(path)
         if digest != expected.get("sha256"):
             raise IntegrityError(
                 f"{path}: modified since publishing (sha256 {digest[:12]}…, manifest says "
@@ -339,6 +342,15 @@ def _read_report(run: Path) -> tuple[bytes, dict[str, Any]]:
             f"{path} has no privacy_gate verdict (a run from an older synthvae?): run "
             f"flows.generate again before publishing"
         )
+    try:
+        RunReport.model_validate(report)  # what the manifest reads is there, and typed
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise NotPublishableError(
+            f"{path} is not a report this synthvae writes ({err.error_count()} problems; "
+            f"first: {where}: {first['msg']}): run flows.generate again before publishing"
+        ) from None
     if gate.get("enforced") and not gate.get("passed"):
         names = ", ".join(f["name"] for f in gate.get("failures") or [] if isinstance(f, dict))
         raise NotPublishableError(
@@ -514,16 +526,9 @@ def _checksum(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def _file_entry(path: Path) -> dict[str, Any]:
-    return {"sha256": _sha256(path), "bytes": path.stat().st_size}
+    return {"sha256": file_sha256(path), "bytes": path.stat().st_size}
 
 
 def _identity(run: Path) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import csv
 import gzip
+import hashlib
 import itertools
 import json
 import logging
@@ -571,3 +572,12 @@ def table_stem(path: Path) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return path.stem
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

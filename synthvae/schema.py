@@ -430,7 +430,8 @@ def validate(df: pd.DataFrame, schema: TableSchema, *, what: str = "input table"
     except SchemaErrors as err:
         problems = _summarise(err.failure_cases, schema, n_rows=len(df))
         # from None: Pandera's own message is a long JSON dump; ours replaces it.
-        raise SchemaViolation(_report(problems, schema, what), problems) from None
+        raise SchemaViolation(_report(problems, schema, what, _plain_index(df)), problems
+                              ) from None
 
 
 def check_declared(df: pd.DataFrame, schema: TableSchema, what: str = "input table"
@@ -443,7 +444,8 @@ def check_declared(df: pd.DataFrame, schema: TableSchema, what: str = "input tab
         bad = declared.broken(rule, df)
         if bad.any():
             keep &= ~bad
-            rows = df.index[np.flatnonzero(bad)[:MAX_EXAMPLES]].tolist()
+            rows = [_counted(i, _plain_index(df))
+                    for i in df.index[np.flatnonzero(bad)[:MAX_EXAMPLES]]]
             more = ", ..." if bad.sum() > MAX_EXAMPLES else ""
             parts.append(f"{rule.text!r} in {_plural(int(bad.sum()), 'row')} "
                          f"(row {', '.join(map(str, rows))}{more})")
@@ -662,21 +664,37 @@ def _rule_in_words(check: str, spec: ColumnSpec | None) -> str:
     return check  # our own checks carry their rule in words as the Pandera `error`
 
 
-def _report(problems: list[dict[str, Any]], schema: TableSchema, what: str) -> str:
+def _report(problems: list[dict[str, Any]], schema: TableSchema, what: str,
+            plain: bool = True) -> str:
     n_columns = len({str(p["column"]) for p in problems})
     lines = [
         f"{what} failed schema '{schema.name}': "
-        f"{_plural(len(problems), 'problem')} in {_plural(n_columns, 'column')}"
+        f"{_plural(len(problems), 'problem')} in {_plural(n_columns, 'column')} "
+        + ("(rows counted from 1, after the header)" if plain else "(rows by the table's index)")
     ]
     for p in problems:
         line = f"  - {p['column']}: {p['rule']}"
         if p["examples"]:
-            shown = ", ".join(f"{_show(e['value'])} at row {e['row']}" for e in p["examples"])
+            shown = ", ".join(f"{_show(e['value'])} at row {_counted(e['row'], plain)}"
+                              for e in p["examples"])
             more = ", ..." if p["count"] > len(p["examples"]) else ""
             line += f" ({_plural(p['count'], 'row')}): {shown}{more}"
         lines.append(line)
     lines.append("Fix these values in the data, or edit the schema if they are valid.")
     return "\n".join(lines)
+
+
+def _plain_index(df: pd.DataFrame) -> bool:
+    """A table as read from a file (0, 1, 2, ...), whose rows people count from 1."""
+    index = df.index
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+
+
+def _counted(row: Any, plain: bool) -> Any:
+    """A row as people count them: in a table read from a file the first data row is row 1
+    (a CSV's line 2); otherwise the table's own index label. The problems' `row` fields keep
+    the index label, for code."""
+    return row + 1 if plain and isinstance(row, (int, np.integer)) else row
 
 
 def _one_of(categories: list[Any]) -> str:

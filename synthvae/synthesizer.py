@@ -9,7 +9,6 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import asdict

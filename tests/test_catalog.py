@@ -65,11 +65,17 @@ def make_run(synthesizer: Synthesizer, output: Path, *, seed: int = 0, rows: int
         "input": {"path": str(ADULT), "sha256": hashlib.sha256(ADULT.read_bytes()).hexdigest(),
                   "rows": TRAIN_ROWS},
         "schema": {"path": str(ADULT_SCHEMA), "inferred": False},
-        "conditions": [], "train_rows": 400, "holdout_rows": 100,
-        "fit": {"epochs_run": 2, "seconds": 1.5},
+        "conditions": [], "rows_matching_conditions": None, "holdout_fraction": 0.2,
+        "train_rows": 400, "holdout_rows": 100,
+        "fit": {"epochs_run": 2, "epochs_max": 2, "max_seconds": None, "seconds": 1.5,
+                "best_val_loss": 20.5, "dp": None, "column_kinds": synthesizer.column_kinds_},
         "quality": quality, "column_shapes": 0.85, "column_pair_trends": 0.75,
-        "detection": {"auc": 0.55, "holdout_auc": 0.5, "rows": 400, "giveaways": []},
-        "privacy": {"dcr_ratio": 1.05, "synthetic_copies": 0, "holdout_copies": 1},
+        "detection": {"auc": 0.55, "holdout_auc": 0.5, "rows": 400, "giveaways": [],
+                      "seconds": 0.5},
+        "rules": [], "columns": {}, "pairs_worst": [], "pairs_counted": 0, "pairs_total": 0,
+        "not_available": {}, "subsampled": {},
+        "privacy": {"dcr_synthetic_median": 1.0, "dcr_holdout_median": 0.95,
+                    "dcr_ratio": 1.05, "synthetic_copies": 0, "holdout_copies": 1},
         "privacy_report": {
             "exact_copies": {"excess_copy_rate": 0.0},
             "sdmetrics": {"dcr_overfitting_protection": {"score": 0.95}},
@@ -80,7 +86,8 @@ def make_run(synthesizer: Synthesizer, output: Path, *, seed: int = 0, rows: int
         },
         "privacy_gate": {"enforced": enforced, "passed": passed, "thresholds": {},
                          "failures": failures},
-        "versions": {"synthvae": "0.1.0"},
+        "rows_scored": {"train": 400, "synthetic": rows}, "sharding": None,
+        "timings": {"total": 3.0}, "versions": {"synthvae": "0.1.0"},
     }
     (output / "report.json").write_text(json.dumps(report, indent=2))
     (output / "report.html").write_text("<html><body>report</body></html>")
@@ -211,10 +218,12 @@ def test_publishes_an_unenforced_gate_failure_and_records_it(fitted, root, tmp_p
          "has no privacy_gate verdict"),
         (lambda run: _edit_report(run, lambda r: r["files"].update(synthetic="synthetic.csv")),
          "lacks its synthetic rows"),
+        (lambda run: _edit_report(run, lambda r: r["fit"].pop("epochs_run")),
+         "not a report this synthvae writes .* first: fit.epochs_run: Field required"),
         (lambda run: shutil.rmtree(run), "run folder not found"),
     ],
     ids=["no-data", "no-model", "no-html", "no-report", "bad-parquet", "old-report", "csv",
-         "no-run"],
+         "not-a-report", "no-run"],
 )
 def test_refuses_a_run_missing_what_a_version_holds(run_dir, root, tmp_path, damage, words):
     run = tmp_path / "run"

@@ -20,8 +20,8 @@ from synthvae.columns import (
     TableEncoder,
     TextEncoder,
     UnsupportedColumnError,
-    detect_kind,
 )
+from synthvae.kinds import detect_kind
 
 ADULT = Path(__file__).resolve().parents[1] / "data" / "adult.csv.gz"
 

@@ -10,7 +10,8 @@ import pytest
 
 from synthvae import Synthesizer
 from synthvae.columns import (ConditionError, DatetimeEncoder, TableEncoder, TimeOfDayEncoder,
-                              UnsupportedColumnError, detect_kind, detect_time_format)
+                              UnsupportedColumnError, detect_time_format)
+from synthvae.kinds import detect_kind
 from synthvae.columns.datetime import detect_format, pandas_format, parse, write
 
 FORMS = Path(__file__).resolve().parent / "data" / "forms"

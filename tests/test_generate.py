@@ -363,9 +363,9 @@ def test_schema_violation_names_columns_values_and_rows(run_cli, adult_sample, t
     )
 
     assert result.returncode == 1
-    assert "age: must be >= 17 (1 row): -5 at row 3" in result.stderr
+    assert "age: must be >= 17 (1 row): -5 at row 4" in result.stderr
     assert "sex: must be one of" in result.stderr
-    assert "'Banana' at row 7, 'Banana' at row 9" in result.stderr
+    assert "'Banana' at row 8, 'Banana' at row 10" in result.stderr
     assert "Traceback" not in result.stderr
     assert [p.name for p in output.iterdir()] == ["report.json"]
     assert (output / "report.json").read_text() == "{}"

@@ -148,7 +148,7 @@ def test_times_of_day_as_objects_are_drafted_and_checked(tmp_path):
     schema = load_schema(infer_schema(df, "pizza").save_yaml(tmp_path / "pizza.yaml"))
     assert (schema.columns["time"].kind, schema.columns["time"].dtype) == ("time", "time")
     validate(df, schema)
-    with pytest.raises(SchemaViolation, match=r"time: dtype must be time .* '11:58:56' at row 0"):
+    with pytest.raises(SchemaViolation, match=r"time: dtype must be time .* '11:58:56' at row 1"):
         validate(df.assign(time=df["time"].astype(str)), schema)
 
 

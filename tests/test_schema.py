@@ -58,18 +58,19 @@ def test_violation_names_columns_rules_values_and_rows(adult, adult_schema):
 
     message = str(caught.value)
     header, *lines = message.splitlines()
-    assert header == "input table failed schema 'adult': 2 problems in 2 columns"
+    assert header == ("input table failed schema 'adult': 2 problems in 2 columns (rows "
+                      "counted from 1, after the header)")
     age_line = next(line for line in lines if "age:" in line)
     assert "must be >= 17" in age_line and "3 rows" in age_line
-    assert "-5 at row 3" in age_line and "-5 at row 12" in age_line
+    assert "-5 at row 4" in age_line and "-5 at row 13" in age_line
     sex_line = next(line for line in lines if "sex:" in line)
     assert "must be one of {'Female', 'Male'}" in sex_line
-    assert "'Banana' at row 4" in sex_line and "'Banana' at row 5" in sex_line
+    assert "'Banana' at row 5" in sex_line and "'Banana' at row 6" in sex_line
     assert "Traceback" not in message and "SCHEMA" not in message
 
     problems = {p["column"]: p for p in caught.value.problems}
     assert problems["age"]["count"] == 3
-    assert problems["age"]["examples"][0] == {"row": 3, "value": -5}
+    assert problems["age"]["examples"][0] == {"row": 3, "value": -5}  # the index, for code
     assert problems["sex"]["rule"] == "must be one of {'Female', 'Male'}"
     copy = pickle.loads(pickle.dumps(caught.value))  # Prefect pickles task errors
     assert str(copy) == message and copy.problems == caught.value.problems
@@ -87,9 +88,9 @@ def test_violation_reports_nulls_dtypes_and_long_category_lists(adult, adult_sch
     message = str(caught.value)
     assert message.startswith("synthetic sample failed schema 'adult': 3 problems in 3 columns")
     assert "hours-per-week: dtype must be int64, got float64" in message
-    assert "income: must not be null (1 row): null at row 7" in message
+    assert "income: must not be null (1 row): null at row 8" in message
     assert "(showing 5 of 41) (6 rows)" in message
-    assert "'Atlantis' at row 5, ..." in message  # five examples, then an ellipsis
+    assert "'Atlantis' at row 6, ..." in message  # five examples, then an ellipsis
 
 
 def test_schema_column_missing_from_table_is_named(adult, adult_schema):
@@ -218,10 +219,10 @@ def test_datetime_unique_and_regex_rules_are_enforced():
         validate(table, schema)
 
     message = str(caught.value)
-    assert "customer_id: must be unique (2 rows): 1000 at row 0, 1000 at row 9" in message
+    assert "customer_id: must be unique (2 rows): 1000 at row 1, 1000 at row 10" in message
     assert "code: must fully match the pattern 'C-\\\\d{4}' (10 rows)" in message
     assert (
-        "seen_at: must be <= 2024-01-01T05:00:00 (4 rows): 2024-01-01T06:00:00 at row 6"
+        "seen_at: must be <= 2024-01-01T05:00:00 (4 rows): 2024-01-01T06:00:00 at row 7"
     ) in message
 
 
@@ -361,7 +362,7 @@ def test_declared_rules_are_checked_on_every_row_and_named_with_their_values(adu
     assert problem["count"] == 1
     assert problem["examples"] == [{"row": 20_000, "value": {"capital-loss": 4000,
                                                              "fnlwgt": 3000}}]
-    assert "(capital-loss=4000, fnlwgt=3000) at row 20000" in str(err.value)
+    assert "(capital-loss=4000, fnlwgt=3000) at row 20001" in str(err.value)
     validate(broken, schema, rules=False)  # the columns alone pass
 
 
@@ -370,7 +371,7 @@ def test_check_declared_gives_the_rows_to_keep_and_one_line(adult, adult_schema)
     keep, message = check_declared(adult, schema)
     expected = (adult["age"] <= adult["hours-per-week"]).to_numpy()
     np.testing.assert_array_equal(keep, expected)
-    first = np.flatnonzero(~expected)[:5]
+    first = np.flatnonzero(~expected)[:5] + 1
     assert message == (f"input table breaks declared rule 'age <= hours-per-week' in "
                        f"{(~expected).sum()} rows (row {', '.join(map(str, first))}, ...)")
     keep, message = check_declared(adult, adult_schema)
@@ -397,3 +398,13 @@ def test_declared_rules_round_trip_through_yaml(adult_schema, tmp_path):
     schema = with_rules(adult_schema, ["capital-loss <= fnlwgt",
                                        "education-num is determined by education"])
     assert load_schema(schema.save_yaml(tmp_path / "s.yaml")).rules == schema.rules
+
+
+def test_rows_of_a_table_with_its_own_index_are_named_by_that_index(adult, adult_schema):
+    bad = adult.head(50).copy()
+    bad.index = bad.index + 1000
+    bad.loc[1003, "age"] = -5
+    with pytest.raises(SchemaViolation) as caught:
+        validate(bad, adult_schema)
+    assert "(rows by the table's index)" in str(caught.value)
+    assert "-5 at row 1003" in str(caught.value)

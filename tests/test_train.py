@@ -168,7 +168,8 @@ def test_training_uses_the_configured_threads_and_restores_them(split):
 
 
 def test_the_default_fit_leaves_a_core_free_unless_the_user_chose_threads():
-    script = ("import os, synthvae.synthesizer as s; print(s.training_threads(), s._CORES)")
+    script = ("import synthvae.synthesizer as s, synthvae.threads as t; "
+              "print(s.training_threads(), t.CORES)")
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     threads, cores = subprocess.run([sys.executable, "-c", script], env=env, check=True,
                                     capture_output=True, text=True).stdout.split()

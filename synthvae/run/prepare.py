@@ -7,7 +7,6 @@ fails in seconds, before Prefect starts its server, and the run itself reads not
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +19,7 @@ from synthvae.columns import ConditionError, TableEncoder
 from synthvae.conditional import parse_where
 from synthvae.evaluation.gate import PrivacyGate
 from synthvae.evaluation.privacy import check_privacy_options
-from synthvae.io import InputError, check_writable, read_table, table_stem
+from synthvae.io import InputError, check_writable, file_sha256, read_table, table_stem
 from synthvae.schema import (SchemaViolation, TableSchema, check_declared, infer_schema,
                              load_schema, validate)
 from synthvae.synthesizer import ModelFileError, Synthesizer
@@ -128,7 +127,7 @@ def _prepare(options: RunOptions) -> Prepared:
     return Prepared(replace(options, input_path=str(source), output_dir=str(output),
                             schema_path=None if schema_path is None else str(schema_path)),
                     output, schema_path, schema, inferred=schema_path is None, source=source,
-                    table=table, sha256=_sha256(source), keep=keep, violations=violations,
+                    table=table, sha256=file_sha256(source), keep=keep, violations=violations,
                     model=model)
 
 
@@ -227,10 +226,3 @@ def _check_conditions(where: list[str], encoder: TableEncoder) -> None:
     except ConditionError as err:
         raise InputError(f"--where: {err}") from None
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
