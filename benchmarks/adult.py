@@ -1,4 +1,4 @@
-"""Adult benchmark: synthvae's defaults against the anchors and the bars of issue #3.
+"""Adult benchmark: synthvae's defaults against the anchors and its bars.
 
     python benchmarks/adult.py [--seed 0] [--with-sdv] [--json out.json] [--save DIR]
 
@@ -95,7 +95,7 @@ def main() -> int:
     print("|---" * (len(cols) + 1) + "|")
     for name, r in {**results, **{f"{k} (ANCHORS.md)": v for k, v in ANCHORS.items()}}.items():
         print(f"| {name} | " + " | ".join(str(r.get(c, "—")) for c in cols) + " |")
-    print("\nBars (issue #3):")
+    print("\nBars:")
     failed = 0
     for key, (op, bar) in BARS.items():
         ok = ours[key] >= bar if op == ">=" else ours[key] <= bar

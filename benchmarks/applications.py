@@ -1,4 +1,4 @@
-"""The VAE's applications on Adult (issue #4): anomaly detection, conditional generation,
+"""The VAE's applications on Adult: anomaly detection, conditional generation,
 augmentation with scarce data, interpolation. Prints figures and each bar's PASS/FAIL.
 
     python benchmarks/applications.py [--model DIR] [--seed 0] [--json out.json]
@@ -212,7 +212,7 @@ def main() -> int:
          c["conditions"][1]["seconds_10k"] <= 2.0, c["conditions"][1]["seconds_10k"]),
         ("interpolated rows pass the schema", i["schema_problems"] == 0, i["schema_problems"]),
     ]
-    print("\nBars (issue #4):")
+    print("\nBars:")
     for name, ok, value in bars:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: {value}")
     if args.json:

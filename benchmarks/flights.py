@@ -1,4 +1,4 @@
-"""A wide, real, mixed-type table for the large-table benchmark (issue #6): NYC flights 2013.
+"""A wide, real, mixed-type table for the large-table benchmark: NYC flights 2013.
 
     python benchmarks/flights.py [ROWS]      # the columns, their dtypes, distinct values, nulls
 

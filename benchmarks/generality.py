@@ -1,4 +1,4 @@
-"""Generality check: synthvae's defaults on real tables unlike Adult (issue #3).
+"""Generality check: synthvae's defaults on real tables unlike Adult.
 
     python benchmarks/generality.py [--only NAME ...]
 

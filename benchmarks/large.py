@@ -1,4 +1,4 @@
-"""Training on a large table (issue #6): 200,000 rows x 49 mixed columns of NYC flights.
+"""Training on a large table: 200,000 rows x 49 mixed columns of NYC flights.
 
     python benchmarks/large.py [--rows 200000] [--seed 0] [--json out.json]
     python benchmarks/large.py --curve [--curve-rows 10000 100000 1000000]
@@ -197,7 +197,7 @@ def report_one(r: dict, redrawn: int) -> int:
         print(f"  the same score for {QUALITY_ROWS:,} real training rows (the ceiling): "
               f"{c['quality']} (shapes {c['column_shapes']}, pair trends {c['column_pair_trends']})")
         print(f"  worst column shapes: {q['worst_columns']}")
-    print("\nBars (issue #6):")
+    print("\nBars:")
     failed = 0
     for label, value, bar, unit in (("fit time", r["fit_s"], FIT_BAR_S, "s"),
                                     ("peak RSS", r["peak_rss_fit_mib"], RSS_BAR_MIB, "MiB")):

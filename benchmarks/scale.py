@@ -1,4 +1,4 @@
-"""Sampling at volume (issue #6): `python -m flows.generate --model DIR --rows N` end to end.
+"""Sampling at volume: `python -m flows.generate --model DIR --rows N` end to end.
 
     python benchmarks/scale.py --model runs/adult/model [--rows 1000000 10000000] [--workers 0 2]
 
@@ -98,7 +98,7 @@ def main() -> int:
         print(f"| {r['rows']:,} | {r['workers'] or 'one process'} | {r['wall_s']} s | "
               f"{r['sample_s']} s | {r['rows_per_s']:,} | {r['peak_rss_mib']} MiB | "
               f"{r['peak_tree_rss_mib']} MiB | {r['parquet_mib']} MiB |")
-    print("\nBars (issue #6): >= 500,000 rows/s, peak RSS <= 2 GiB whatever --rows is")
+    print("\nBars: >= 500,000 rows/s, peak RSS <= 2 GiB whatever --rows is")
     for r in results:
         ok = r["rows_per_s"] >= 500_000 and r["peak_tree_rss_mib"] <= 2048
         print(f"  {r['rows']:>11,} rows, workers {r['workers']}: {'PASS' if ok else 'FAIL'} "

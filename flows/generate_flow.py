@@ -116,10 +116,16 @@ def sample_rows(model: Synthesizer, options: RunOptions, prepared: Prepared,
                 destination: Path) -> int:
     progress = create_progress_artifact(0.0, key=SAMPLE_PROGRESS_ARTIFACT,
                                         description="synthvae: synthetic rows written")
-    written = steps.sample(model, options.rows, destination, options.format, prepared.schema,
-                           options.seed, options.where, on_rows=lambda done: (
-                               update_progress_artifact(progress, 100.0 * done / options.rows)))
-    return written
+    last = [time.perf_counter()]
+
+    def report_rows(done: int) -> None:
+        # each update is a call to the Prefect API: every few seconds, not every chunk
+        if time.perf_counter() - last[0] >= LOG_EVERY_SECONDS or done == options.rows:
+            last[0] = time.perf_counter()
+            update_progress_artifact(progress, 100.0 * done / options.rows)
+
+    return steps.sample(model, options.rows, destination, options.format, prepared.schema,
+                        options.seed, options.where, on_rows=report_rows)
 
 
 @task(**COMPUTE_TASK)

@@ -53,6 +53,12 @@ MIN_MISSING_PAIRS = 20
 MIN_ROWS_PER_PAIR = 10
 MAX_COMBINATION_PAIRS = 50_000  # pairs a rule may store
 LOWER_FROM_TIES = 0.1  # an order whose columns are equal in this share of rows is lowered
+# Near-rules: a column determined by another in most rows but not all is learned by the model
+# as usual, not enforced; it is reported with its violation rate in real and synthetic rows.
+NEAR_HOLDS = 0.99  # the share of rows a near-rule holds in, at least (and under 1)
+NEAR_MODE_MAX = 0.95  # a target whose commonest value is this common is near-constant, no rule
+NEAR_ROWS_PER_VALUE = 20  # rows per source value on average, so purity is not memorisation
+MAX_NEAR = 20  # near-rules reported, those holding in most rows first
 KINDS = ("equal", "lookup", "date_part", "order", "combination", "exclusive")
 # Zones tried first when looking for the clock of local hour columns, then every other one.
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
@@ -80,9 +86,12 @@ class Rule:
     # with one of the two non-zero in which it is the source.
     keys: list[list[Any]] = field(default_factory=list)
     values: list[Any] = field(default_factory=list)
+    holds: float = 1.0  # the share of training rows that keep it (under 1: a near-rule)
 
     def describe(self) -> str:
         src = ", ".join(self.sources)
+        if self.holds < 1:
+            return f"{self.target} is determined by {src} in {self.holds:.2%} of rows"
         return {"equal": f"{self.target} = {src}",
                 "lookup": f"{self.target} is determined by {src}",
                 "date_part": f"{self.target} = {self.part} of {src}"
@@ -98,8 +107,10 @@ class Rule:
 class RuleSet:
     """Rules in the order they are applied (a rule's sources are final before it runs)."""
 
-    def __init__(self, rules: list[Rule]):
+    def __init__(self, rules: list[Rule], near: list[Rule] | None = None):
         self.rules = rules
+        self.near = near or []  # near-rules: reported, never applied
+        self._near_lookups = [_lookup_table(r) for r in self.near]
         # Built once here, not per chunk: sampling threads share the set.
         self._lookups = {i: _lookup_table(r) for i, r in enumerate(rules) if r.kind == "lookup"}
         self._pairs = {i: _Pairs(r) for i, r in enumerate(rules) if r.kind == "combination"}
@@ -117,9 +128,13 @@ class RuleSet:
     def to_list(self) -> list[dict[str, Any]]:
         return [r.to_dict() for r in self.rules]
 
+    def near_list(self) -> list[dict[str, Any]]:
+        return [r.to_dict() for r in self.near]
+
     @classmethod
-    def from_list(cls, items: list[dict[str, Any]] | None) -> RuleSet:
-        return cls([Rule(**item) for item in items or []])
+    def from_list(cls, items: list[dict[str, Any]] | None,
+                  near: list[dict[str, Any]] | None = None) -> RuleSet:
+        return cls([Rule(**item) for item in items or []], [Rule(**item) for item in near or []])
 
     def apply(self, rows: pd.DataFrame, encoder: TableEncoder,
               skip: set[str] | frozenset = frozenset(),
@@ -234,13 +249,29 @@ class RuleSet:
                ) -> list[dict[str, Any]]:
         """Each rule with its violation rate in `real` and `synthetic` rows."""
         rates = []
-        for r, n_real, n_synth in zip(self.rules, self.violations(real, encoder),
-                                      self.violations(synthetic, encoder)):
-            rates.append({"rule": r.describe(), "kind": r.kind, "sources": r.sources,
-                          "target": r.target, "support": r.support,
+        near = [(r, self.near_violations(real, i), self.near_violations(synthetic, i))
+                for i, r in enumerate(self.near)]
+        for r, n_real, n_synth in [*zip(self.rules, self.violations(real, encoder),
+                                        self.violations(synthetic, encoder)), *near]:
+            rates.append({"rule": r.describe(), "kind": r.kind if r.holds == 1 else "near",
+                          "sources": r.sources, "target": r.target, "support": r.support,
+                          "holds": r.holds,
                           "real_violation_rate": round(n_real / max(1, len(real)), 6),
                           "synthetic_violation_rate": round(n_synth / max(1, len(synthetic)), 6)})
         return rates
+
+    def near_violations(self, df: pd.DataFrame, i: int) -> int:
+        """How many rows of `df` break near-rule `i` (take another value than the one most
+        training rows with the same source value take)."""
+        r = self.near[i]
+        levels, index, values = self._near_lookups[i]
+        codes = [_codes(df[s], lv) for s, lv in zip(r.sources, levels)]
+        found = index.get_indexer(_combine(codes, levels))
+        known = found >= 0
+        expected = pd.Series(values[found[known]], dtype=object)
+        actual = df[r.target][known].astype(object).reset_index(drop=True)
+        same = (expected == actual) | (expected.isna() & actual.isna())
+        return int((~same).sum())
 
 
 def with_declared(found: RuleSet, rules: list[Declared], df: pd.DataFrame,
@@ -271,7 +302,7 @@ def with_declared(found: RuleSet, rules: list[Declared], df: pd.DataFrame,
             made.append(Rule("equal", list(d.sources), d.target, len(df)))
     targets, same = {r.target for r in made}, {r.describe() for r in made}
     kept = [r for r in found.rules if r.target not in targets and r.describe() not in same]
-    return RuleSet(kept + made)
+    return RuleSet(kept + made, [r for r in found.near if r.target not in targets])
 
 
 # ------------------------------------------------------------------ discovery
@@ -330,7 +361,11 @@ def discover(df: pd.DataFrame, encoder: TableEncoder, kinds: tuple[str, ...] = K
         | {r.target for r in combinations}
     exclusive = _find_exclusive(df, [c for c in usable if c not in taken], encoders) \
         if "exclusive" in kinds else []
-    return RuleSet(orders + combinations + exclusive + rules)
+    # a column a rule determines needs no near-rule; any other may have one (it is reported,
+    # not enforced, so it cannot fight a rule that reads or sets the same column)
+    near = _find_near_lookups(df, [c for c in usable if c in plain and c not in derived],
+                              closed, codes, n_levels) if "lookup" in kinds else []
+    return RuleSet(orders + combinations + exclusive + rules, near)
 
 
 def _find_exclusive(df, columns, encoders) -> list[Rule]:
@@ -487,6 +522,42 @@ def _find_lookup(df, target, candidates, codes, n_levels, groups: _Groups) -> Ru
         if groups.pure(source, t) and _chance(codes[source], p) < np.log(CHANCE):
             best = source
     return None if best is None else _lookup_rule(df, [best], target)
+
+
+def _find_near_lookups(df, targets, sources, codes, n_levels) -> list[Rule]:
+    """Per target, the source that determines it in the most rows, when that is at least
+    NEAR_HOLDS of them (and not all: those are rules). The value a source value determines
+    is the one most of its rows take."""
+    n = len(df)
+    found = []
+    for target in targets:
+        t, n_t = codes[target], n_levels[target]
+        if n_t < 2 or np.bincount(t).max() > NEAR_MODE_MAX * n:
+            continue
+        best = None
+        for source in sources:
+            n_s = n_levels[source]
+            if source == target or n_s * NEAR_ROWS_PER_VALUE > n or n_s * n_t > 4_000_000:
+                continue
+            table = np.bincount(codes[source] * n_t + t, minlength=n_s * n_t).reshape(n_s, n_t)
+            holds = table.max(axis=1).sum() / n
+            if NEAR_HOLDS <= holds < 1 and (best is None or holds > best[0]):
+                best = (holds, source, table.argmax(axis=1))
+        if best is not None:
+            holds, source, mode = best
+            first = pd.Series(np.arange(n)).groupby(codes[source]).first()
+            keys = df[source].to_numpy(object)[first.to_numpy()]
+            values = df[target].to_numpy(object)[_first_with(codes[source], t, mode)]
+            found.append(Rule("lookup", [source], target, n, keys=[[_plain(k)] for k in keys],
+                              values=[_plain(v) for v in values], holds=round(float(holds), 6)))
+    return sorted(found, key=lambda r: -r.holds)[:MAX_NEAR]
+
+
+def _first_with(source: np.ndarray, target: np.ndarray, mode: np.ndarray) -> np.ndarray:
+    """Per source code, the first row whose target code is that source's commonest one."""
+    rows = np.flatnonzero(target == mode[source])
+    first = pd.Series(rows).groupby(source[rows]).first()
+    return first.reindex(np.arange(len(mode))).to_numpy()
 
 
 def _pair_lookups(df, targets, candidates, codes, n_levels) -> list[tuple[str, str, str]]:

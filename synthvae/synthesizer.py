@@ -569,6 +569,7 @@ class Synthesizer:
             "fit_seconds": self.fit_seconds_, "history": [asdict(h) for h in self.history_],
             "dp": {"epsilon_spent": self.dp_epsilon_spent_, "delta": self.dp_delta_},
             "calibration": self.calibration_, "rules": self.rules_.to_list(),
+            "near_rules": self.rules_.near_list(),
         }
         save_tensors({k: v.contiguous() for k, v in self.model_.state_dict().items()},
                      str(path / "model.safetensors"))
@@ -607,7 +608,7 @@ class Synthesizer:
             dp = meta.get("dp") or {}
             self.dp_epsilon_spent_, self.dp_delta_ = dp.get("epsilon_spent"), dp.get("delta")
             self.calibration_ = meta.get("calibration")  # absent from older models
-            self.rules_ = RuleSet.from_list(meta.get("rules"))
+            self.rules_ = RuleSet.from_list(meta.get("rules"), meta.get("near_rules"))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
             raise ModelFileError(f"{meta_file} and {path / 'arrays.safetensors'} do not make "
                                  f"a synthesizer ({_first_line(err)}); save the model again"
@@ -638,7 +639,7 @@ DP_EPOCHS = 10  # DP-SGD costs ~5x a plain epoch and every epoch spends privacy 
 # Optimiser steps when `epochs` is not given. With the default sizes (a 64-wide MLP with one
 # residual block, 64-wide heads), 2,500 steps fit Adult faster than 1,500 did with two
 # 128-wide blocks and 128-wide heads, for a higher TSTR and rows about 2.5x cheaper to sample
-# (README, issue #6).
+# (README).
 TRAIN_STEPS = 2_500
 
 

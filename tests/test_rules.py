@@ -143,8 +143,9 @@ def test_no_rules_under_differential_privacy(adult):
 def test_report_gives_real_and_synthetic_violation_rates(adult, adult_model):
     found = adult_model.rules_.report(adult, adult_model.sample(1000, random_state=6),
                                       adult_model.encoder_)
-    assert found and all(r["real_violation_rate"] == 0 == r["synthetic_violation_rate"]
-                         for r in found)
+    kept = [r for r in found if r["kind"] != "near"]
+    assert kept and all(r["real_violation_rate"] == 0 == r["synthetic_violation_rate"]
+                        for r in kept)
     assert "education-num is determined by education" in [r["rule"] for r in found]
 
 
@@ -293,3 +294,48 @@ def test_an_order_whose_scales_hardly_meet_lowers_the_low_value():
     RuleSet([rule]).apply(rows, encoder)
     assert (rows.loc[no_garage, ["Garage_Cars", "Garage_Area"]] == 0).all().all()
     pd.testing.assert_frame_equal(rows, df)
+
+
+def _cities(n: int = 4000, noise: float = 0.005, seed: int = 0) -> pd.DataFrame:
+    """A state that a city gives in all but `noise` of the rows."""
+    rng = np.random.default_rng(seed)
+    city = rng.choice([f"c{i}" for i in range(40)], n)
+    state = pd.Series(city).map({f"c{i}": f"s{i % 8}" for i in range(40)}).to_numpy(object)
+    odd = rng.random(n) < noise
+    state[odd] = rng.choice([f"s{i}" for i in range(8)], odd.sum())
+    return pd.DataFrame({"city": city, "state": state, "x": rng.normal(size=n)})
+
+
+def test_a_near_rule_is_reported_with_both_rates_and_never_enforced():
+    df = _cities()
+    encoder = TableEncoder().fit(df, np.random.default_rng(0))
+    rules = discover(df, encoder)
+    (near,) = rules.near
+    assert near.sources == ["city"] and near.target == "state"
+    real_rate = 1 - near.holds
+    assert 0.003 < real_rate < 0.01  # the noise, less the odd states that happen to be right
+    assert near.describe() == f"state is determined by city in {near.holds:.2%} of rows"
+    rows = df.copy()
+    rows.loc[:99, "state"] = "s9"  # a state no city gives
+    assert rules.apply(rows.copy(), encoder)["state"].eq("s9").sum() == 100  # not enforced
+    (row,) = [r for r in rules.report(df, rows, encoder) if r["kind"] == "near"]
+    assert row["real_violation_rate"] == pytest.approx(real_rate, abs=1e-6)
+    assert row["synthetic_violation_rate"] >= 100 / len(rows)
+    assert row["holds"] == near.holds
+
+
+def test_a_column_its_source_decides_everywhere_or_rarely_has_no_near_rule():
+    for noise in (0.0, 0.2):
+        df = _cities(noise=noise)
+        assert discover(df, TableEncoder().fit(df, np.random.default_rng(0))).near == []
+
+
+def test_near_rules_are_saved_with_the_model_and_learned_within_a_point(tmp_path):
+    df = _cities(n=3000)
+    model = Synthesizer(epochs=100, random_state=0, progress=False).fit(df)
+    model.save(tmp_path / "m")
+    again = Synthesizer.load(tmp_path / "m")
+    assert [r.describe() for r in again.rules_.near] == [r.describe() for r in model.rules_.near]
+    (row,) = [r for r in again.rules_.report(df, again.sample(3000, random_state=1),
+                                             again.encoder_) if r["kind"] == "near"]
+    assert abs(row["synthetic_violation_rate"] - row["real_violation_rate"]) <= 0.01

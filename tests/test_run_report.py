@@ -26,7 +26,7 @@ MINIMAL = {
 
 def test_the_shipped_json_schema_is_the_one_the_type_generates():
     assert SCHEMA_FILE.read_text() == json_schema_text(), (
-        "regenerate it: python -m synthvae.report.run_report")
+        "regenerate it: python -m synthvae.report")
 
 
 def test_every_field_says_what_it_means():

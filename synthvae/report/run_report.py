@@ -3,7 +3,7 @@
 `RunReport` is the contract that catalog manifests, pull verdicts, report.html and the run
 summary read. Each field says what it means and, where it has one, its unit; the JSON Schema
 shipped in `schemas/report.schema.json` is generated from these types (`python -m
-synthvae.report.run_report` writes it) and every run's report is validated against them
+synthvae.report` writes it) and every run's report is validated against them
 before it is written. The privacy report's inner sections are described in docs/privacy.md.
 
 Figures that could not be computed are null, with the reason under a `not_available` key.
@@ -12,7 +12,6 @@ Figures that could not be computed are null, with the reason under a `not_availa
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +92,14 @@ class Detection(_Part):
 
 class RuleScore(_Part):
     rule: str = _f("the rule in words")
-    kind: str = _f("lookup, order, equal, combination, date part, declared...")
+    kind: str = _f("equal, lookup, date_part, order, combination, exclusive; near for a "
+                   "near-rule")
     sources: list[str] = _f("the columns the rule reads")
     target: str | None = _f("the column it sets")
     support: int | None = _f("training rows the rule was found on", "rows")
+    holds: float | None = _f("share of training rows that keep it: 1 for a rule, enforced in "
+                             "every synthetic row; under 1 for a near-rule (kind 'near'), "
+                             "learned, not enforced", "share", default=None)
     real_violation_rate: float = _f("share of real rows breaking it", "share")
     synthetic_violation_rate: float = _f("share of synthetic rows breaking it", "share")
 
@@ -211,9 +214,3 @@ def json_schema() -> dict[str, Any]:
 
 def json_schema_text() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
-
-
-if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else SCHEMA_FILE
-    target.write_text(json_schema_text())
-    print(f"wrote {target}")

@@ -108,6 +108,9 @@ def rules_section(report) -> str:
         f"<td class=num>{pct(r.get('synthetic_violation_rate'))}</td></tr>"
         for r in rules if isinstance(r, dict))
     return ('<section id="rules"><h2>Rules</h2><p class="muted">Rules every training row '
-            "keeps, found at fit time; sampling makes every synthetic row keep them too.</p>"
+            "keeps, found at fit time; sampling makes every synthetic row keep them too. "
+            "Near-rules (kind near) hold in most training rows, not all: the model learns "
+            "them like any other pattern, and how often each table breaks them is shown "
+            "side by side.</p>"
             "<table><tr><th>rule</th><th>kind</th><th>rows seen</th><th>real rows breaking it"
             f"</th><th>synthetic rows breaking it</th></tr>{rows}</table></section>")
