@@ -34,7 +34,7 @@ from synthvae.report.run_report import RunReport
 from synthvae.run import steps
 from synthvae.run.options import DRAFT_SCHEMA_NAME, MODEL_SCHEMA_NAME, RunOptions
 from synthvae.run.prepare import Prepared, holdout_rows, prepare
-from synthvae.run.summary import fmt, gate_words, markdown, score_rows
+from synthvae.run.summary import fmt, gate_words, markdown, score_table
 
 LOG_EVERY_SECONDS = 5.0  # training progress lines at most this often
 SCORES_ARTIFACT = "synthvae-scores"
@@ -160,7 +160,7 @@ def publish_run(output: Path, dataset: str, catalog: str | None) -> Path:
 @task(**COMPUTE_TASK)
 def publish_artifacts(report: RunReport) -> None:
     """A markdown summary and a table of scores, under stable keys so runs line up."""
-    create_table_artifact(key=SCORES_ARTIFACT, table=score_rows(report),
+    create_table_artifact(key=SCORES_ARTIFACT, table=score_table(report),
                           description="synthvae: fidelity and privacy scores of the last run")
     create_markdown_artifact(key=REPORT_ARTIFACT, markdown=markdown(report),
                              description="synthvae: summary of the last run")

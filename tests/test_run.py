@@ -135,3 +135,11 @@ def test_shard_plan_refuses_a_size_off_the_chunk_grid():
         (0, 0, 2 * SAMPLE_CHUNK), (1, 2 * SAMPLE_CHUNK, SAMPLE_CHUNK)]
     with pytest.raises(InputError, match="multiple of 65,536"):
         steps.shard_plan(10, 1000)
+
+
+@pytest.mark.parametrize("option", [dict(privacy_gate=True), dict(dp_epsilon=1.0)])
+def test_a_saved_model_with_the_bundled_table_refuses_options_that_need_training(tmp_path,
+                                                                                 option):
+    with pytest.raises(InputError, match="--model skips training"):
+        prepare(RunOptions(model_dir=str(tmp_path / "model"), output_dir=str(tmp_path / "o"),
+                           **option))

@@ -179,10 +179,6 @@ def _check_options(options: RunOptions) -> None:
     if options.dask_address and "://" not in options.dask_address:
         raise InputError(f"--dask-address must look like tcp://HOST:PORT, got "
                          f"{options.dask_address!r}")
-    if options.model_dir and options.input_path is not None and (
-            options.privacy_gate or options.dp_epsilon is not None):
-        raise InputError("--model skips training: --privacy-gate and --dp-epsilon need a "
-                         "run that trains (and holds rows back)")
     if options.privacy_gate and options.holdout_fraction == 0:
         raise InputError("--privacy-gate needs held-back rows to measure privacy against; "
                          "--holdout-fraction 0 holds none back")
@@ -207,6 +203,10 @@ def _check_table(table: pd.DataFrame, schema: TableSchema, what: str) -> None:
 
 def _load_model(options: RunOptions, table: pd.DataFrame, source: Path,
                 bundled: bool) -> Synthesizer:
+    # with a table, given or the bundled one: nothing is trained, so nothing is held back
+    if options.privacy_gate or options.dp_epsilon is not None:
+        raise InputError("--model skips training: --privacy-gate and --dp-epsilon need a "
+                         "run that trains (and holds rows back)")
     try:
         model = Synthesizer.load(options.model_dir)
         model.encoder_.check_columns(table, f"input table {source}")

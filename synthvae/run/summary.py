@@ -66,7 +66,7 @@ def summary(report: RunReport, wall_seconds: float) -> str:
     return "\n".join(lines)
 
 
-def score_rows(report: RunReport) -> list[dict[str, Any]]:
+def score_table(report: RunReport) -> list[dict[str, Any]]:
     """The scores as a table artifact: one row per figure, under stable names."""
     rows = [{"score": "quality", "value": report.quality},
             {"score": "column shapes", "value": report.column_shapes},
@@ -81,7 +81,7 @@ def score_rows(report: RunReport) -> list[dict[str, Any]]:
 
 
 def markdown(report: RunReport) -> str:
-    table = "\n".join(f"| {row['score']} | {fmt(row['value'])} |" for row in score_rows(report))
+    table = "\n".join(f"| {row['score']} | {fmt(row['value'])} |" for row in score_table(report))
     source = report.input
     return (
         f"# synthvae: {report.rows:,} synthetic rows\n\n"
