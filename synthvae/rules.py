@@ -13,9 +13,10 @@ rules that hold in every training row and are too well supported to hold by chan
 - `order`: a pair of numbers (or dates of one form) kept in order (`low <= high`) is put in
   order by swapping the two values where the model drew them the wrong way round;
 - `combination`: a column with many values that takes only a few of them beside each value
-  of another (a storm's name beside its year, a survey's day beside its year) is redrawn,
-  where the model paired the two in a way no training row does, from the values training
-  rows pair with the source's value, in their proportions;
+  of another, or of two others together (a storm's name beside its year, a survey's day
+  beside its year and month) is redrawn, where the model paired them in a way no training
+  row does, from the values training rows pair with the sources' values, in their
+  proportions (two sources that no training row pairs are first made a seen pair);
 - `exclusive`: two numbers never both non-zero (a capital gain and a capital loss): where the
   model drew both, one is set to 0, each kept in the share of rows the training rows give it.
 
@@ -120,7 +121,13 @@ class RuleSet:
         self._reverse = {i: _Pairs(Rule(r.kind, [r.target], r.sources[0], r.support,
                                         keys=[[b, a] for a, b in r.keys], values=r.values))
                          for i, r in enumerate(rules)
-                         if r.kind == "combination" and r.sources[0] not in fixed}
+                         if r.kind == "combination" and len(r.sources) == 1
+                         and r.sources[0] not in fixed}
+        # Two sources drawn as a pair no training row holds are first made a seen pair:
+        # the first redrawn beside the second, or (when a condition sets the first) the
+        # second beside the first.
+        self._source_pairs = {i: _source_pairs(r) for i, r in enumerate(rules)
+                              if r.kind == "combination" and len(r.sources) == 2}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -155,13 +162,19 @@ class RuleSet:
         for i, r in enumerate(self.rules):
             if r.kind != "combination":
                 continue
-            source, target, pairs = r.sources[0], r.target, self._pairs[i]
+            sources, target, pairs = r.sources, r.target, self._pairs[i]
             if target in skip:
-                if i not in self._reverse or source in skip:
+                if i not in self._reverse or sources[0] in skip:
                     continue
-                source, target, pairs = target, source, self._reverse[i]
-            rows[target] = pairs.redraw(*pairs.codes(rows[source], rows[target]), rows[target],
-                                        rng)
+                sources, target, pairs = [target], sources[0], self._reverse[i]
+            if i in self._source_pairs:
+                (a, b), (a_by_b, b_by_a) = sources, self._source_pairs[i]
+                if a not in skip:
+                    rows[a] = a_by_b.redraw(*a_by_b.codes([rows[b]], rows[a]), rows[a], rng)
+                elif b not in skip:
+                    rows[b] = b_by_a.redraw(*b_by_a.codes([rows[a]], rows[b]), rows[b], rng)
+            rows[target] = pairs.redraw(*pairs.codes([rows[c] for c in sources], rows[target]),
+                                        rows[target], rng)
         for r in self.rules:
             if r.kind == "exclusive":
                 _keep_one(rows, r, skip, rng)
@@ -202,6 +215,8 @@ class RuleSet:
             if r.kind == "exclusive":  # the conditioned column is kept, the other zeroed
                 unruled.update(c for c in (r.sources[0], r.target) if c in conditions)
                 continue
+            if r.kind == "combination" and len(r.sources) == 2:  # a condition's source is
+                unruled.update(c for c in r.sources if c in conditions)  # kept, the other moved
             if r.kind == "order" or r.target not in conditions or r.target not in encoders:
                 continue
             source = r.sources[0]
@@ -238,7 +253,8 @@ class RuleSet:
             lo = _ordered_values(df[r.sources[0]], encoders[r.sources[0]])
             return lo > _ordered_values(df[r.target], encoders[r.target])
         if r.kind == "combination":
-            return ~self._pairs[i].seen(*self._pairs[i].codes(df[r.sources[0]], df[r.target]))
+            pairs = self._pairs[i]
+            return ~pairs.seen(*pairs.codes([df[c] for c in r.sources], df[r.target]))
         if r.kind == "exclusive":
             return _non_zero(df[r.sources[0]]) & _non_zero(df[r.target])
         expected = self._expected(i, r, df, encoders)
@@ -357,6 +373,9 @@ def discover(df: pd.DataFrame, encoder: TableEncoder, kinds: tuple[str, ...] = K
     free = [c for c in closed if c not in derived and c in plain and n_levels[c] > 1]
     combinations = _find_combinations(df, free, ordered, codes, n_levels) \
         if "combination" in kinds else []
+    if "combination" in kinds:
+        combinations += _find_two_source_combinations(df, free, ordered, combinations, codes,
+                                                       n_levels)
     taken = derived | ordered | {c for r in rules + combinations for c in r.sources} \
         | {r.target for r in combinations}
     exclusive = _find_exclusive(df, [c for c in usable if c not in taken], encoders) \
@@ -612,6 +631,63 @@ def _find_combinations(df, columns, ordered, codes, n_levels) -> list[Rule]:
     return rules
 
 
+def _find_two_source_combinations(df, columns, ordered, found, codes, n_levels) -> list[Rule]:
+    """Per column that no combination reads or sets yet (and not kept in order), the two
+    columns with fewer values whose values together allow the fewest of its values, on the
+    same terms as one source (a survey's day beside its year and month: any day beside a
+    year, any beside a month, two or three beside both). A source may be redrawn to make the
+    pair a seen one, so each such rule's three columns are no other rule's, nor in order."""
+    n = len(df)
+    busy = {c for r in found for c in (*r.sources, r.target)} | set(ordered)
+    position = {c: i for i, c in enumerate(df.columns)}
+    rank = {c: (n_levels[c], position[c]) for c in columns}
+    sources = sorted((c for c in columns if c not in busy), key=rank.get)[:MAX_PAIR_COLUMNS]
+    keys = {}  # (a, b) -> dense codes of the two together, and their shares
+    for i, a in enumerate(sources):
+        for b in sources[i + 1:]:
+            key, cells = codes[a] * n_levels[b] + codes[b], n_levels[a] * n_levels[b]
+            if cells <= 4_000_000:  # counting beats sorting where the cells are few
+                seen = np.bincount(key, minlength=cells) > 0
+                if seen.sum() <= n / MIN_ROWS_PER_PAIR:
+                    dense = (np.cumsum(seen) - 1)[key]
+                    keys[a, b] = dense, np.bincount(dense) / n
+                continue
+            uniq, dense = np.unique(key, return_inverse=True)
+            if len(uniq) <= n / MIN_ROWS_PER_PAIR:
+                keys[a, b] = dense, np.bincount(dense) / n
+    rules = []
+    for target in sorted((c for c in columns if c not in busy and n_levels[c] > 2),
+                         key=rank.get):
+        if target in busy:  # a source of a rule found on this pass
+            continue
+        shares = np.bincount(codes[target]) / n
+        best = None
+        for (a, b), (dense, key_shares) in keys.items():
+            if max(rank[a], rank[b]) >= rank[target] or a in busy or b in busy:
+                continue
+            cells = len(key_shares) * n_levels[target]
+            if cells > 4_000_000:
+                continue
+            pairs = int(np.count_nonzero(np.bincount(dense * n_levels[target] + codes[target],
+                                                     minlength=cells)))
+            if pairs > min(MAX_COMBINATION_PAIRS, n / MIN_ROWS_PER_PAIR):
+                continue
+            expected = float(np.sum(-np.expm1(n * np.log1p(
+                -np.minimum(np.outer(key_shares, shares), 1 - 1e-12)))))
+            ratio = pairs / expected
+            if ratio < SPARSE and expected - pairs >= MIN_MISSING_PAIRS \
+                    and (best is None or ratio < best[0]):
+                best = (ratio, a, b)
+        if best is not None:
+            _, a, b = best
+            counts = df.groupby([a, b, target], dropna=False, sort=True).size()
+            rules.append(Rule("combination", [a, b], target, n,
+                              keys=[[_plain(x), _plain(y), _plain(t)] for x, y, t in counts.index],
+                              values=[int(c) for c in counts]))
+            busy |= {a, b, target}
+    return rules
+
+
 def _lookup_rule(df, sources, target) -> Rule:
     first = df.drop_duplicates(sources)
     keys = [[_plain(v) for v in row] for row in first[sources].itertuples(index=False)]
@@ -739,14 +815,21 @@ def _put_in_order(rows: pd.DataFrame, orders: list[Rule], encoders: dict) -> Non
 
 
 class _Pairs:
-    """A combination rule's pairs as codes: which are seen and, per source value, the target
-    values seen beside it (non-null first, numbers in order) with cumulative shares."""
+    """A combination rule's pairs as codes: which are seen and, per source value (the values
+    of its one or two sources together), the target values seen beside it (non-null first,
+    numbers in order) with cumulative shares."""
 
     def __init__(self, r: Rule):
-        self.source = pd.Index(pd.unique(np.array([_key(k[0]) for k in r.keys], dtype=object)))
-        self.target = pd.Index(pd.unique(np.array([_key(k[1]) for k in r.keys], dtype=object)))
-        a = self.source.get_indexer([_key(k[0]) for k in r.keys])
-        b = self.target.get_indexer([_key(k[1]) for k in r.keys])
+        n_sources = len(r.sources)
+        self.levels = [pd.Index(pd.unique(np.array([_key(k[j]) for k in r.keys], dtype=object)))
+                       for j in range(n_sources)]
+        composite = _combine([lv.get_indexer([_key(k[j]) for k in r.keys])
+                              for j, lv in enumerate(self.levels)], self.levels)
+        self.source = pd.Index(pd.unique(composite))
+        targets = [_key(k[-1]) for k in r.keys]
+        self.target = pd.Index(pd.unique(np.array(targets, dtype=object)))
+        a = self.source.get_indexer(composite)
+        b = self.target.get_indexer(targets)
         self.pairs = pd.Index(a * len(self.target) + b)
         null = np.array([v == _NULL for v in self.target])
         numbers = [v for v in self.target[~null]]
@@ -755,9 +838,9 @@ class _Pairs:
             isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
             for v in numbers)
         if self.numeric:
-            self.levels = np.sort(np.asarray(numbers, np.float64))
+            self.numbers = np.sort(np.asarray(numbers, np.float64))
             rank = np.zeros(len(self.target), np.int64)
-            rank[~null] = np.searchsorted(self.levels, np.asarray(numbers, np.float64))
+            rank[~null] = np.searchsorted(self.numbers, np.asarray(numbers, np.float64))
         else:
             rank = np.arange(len(self.target))
         order = np.lexsort((rank[b], null[b], a))
@@ -773,8 +856,12 @@ class _Pairs:
         self.nn_key = a * self.width + np.where(null[b], len(self.target), rank[b])
         self.values = np.array([np.nan if v == _NULL else v for v in self.target], object)
 
-    def codes(self, source: pd.Series, target: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        return _codes(source, self.source), _codes(target, self.target)
+    def codes(self, sources: list[pd.Series], target: pd.Series
+              ) -> tuple[np.ndarray, np.ndarray]:
+        each = [_codes(s, lv) for s, lv in zip(sources, self.levels)]
+        a = self.source.get_indexer(_combine(each, self.levels))
+        a[np.any([c < 0 for c in each], axis=0)] = -1
+        return a, _codes(target, self.target)
 
     def seen(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ok = (a >= 0) & (b >= 0)
@@ -810,12 +897,25 @@ class _Pairs:
     def _nearest(self, at: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Per row, the position of the allowed value beside source `at` nearest `values`."""
         values = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
-        query = at * self.width + np.searchsorted(self.levels, values)
+        query = at * self.width + np.searchsorted(self.numbers, values)
         pos = np.searchsorted(self.nn_key, query)
         lo = np.clip(pos - 1, self.first[at], self.nn_last[at] - 1)
         hi = np.clip(pos, self.first[at], self.nn_last[at] - 1)
-        level = lambda p: self.levels[self.nn_key[p] - at * self.width]  # noqa: E731
+        level = lambda p: self.numbers[self.nn_key[p] - at * self.width]  # noqa: E731
         return np.where(np.abs(level(lo) - values) <= np.abs(level(hi) - values), lo, hi)
+
+
+def _source_pairs(r: Rule) -> tuple[_Pairs, _Pairs]:
+    """A two-source combination's sources as combinations of their own: the first beside
+    the second, the second beside the first, with the rows each pair was seen in."""
+    counts: dict[tuple, int] = {}
+    for (x, y, _), c in zip(r.keys, r.values):
+        counts[x, y] = counts.get((x, y), 0) + c
+    a, b = r.sources
+    return (_Pairs(Rule(r.kind, [b], a, r.support, keys=[[y, x] for x, y in counts],
+                        values=list(counts.values()))),
+            _Pairs(Rule(r.kind, [a], b, r.support, keys=[[x, y] for x, y in counts],
+                        values=list(counts.values()))))
 
 
 def _lookup_table(r: Rule) -> tuple[list[pd.Index], pd.Index, np.ndarray]:

@@ -88,9 +88,13 @@ class Synthesizer:
     a category, or a repeated number, seen in fewer than k training rows is never generated
     as it is (a value one person has singles them out). Off (1) by default: at 5 it cost
     fidelity on the real-table corpus (see docs/design.md).
+    `numeric_bins=k` (k > 1; off, 0, by default) models each number and date as one of up to k
+    ranges, then a position within it (`synthvae.columns.numeric`): it lets a value given the
+    rest of its row have several modes. It helped tables of 10,000 rows and more on the
+    corpus and hurt the smaller ones, so it is not the default (benchmarks/RESULTS.md).
     `rules=True` finds the rules every training row keeps (a column that equals another,
     is determined by one or two others or is a part of a date; two columns kept in order; a
-    column that takes only a few of its values beside each value of another) and makes
+    column that takes only a few of its values beside each value of one or two others) and makes
     every sampled row keep them (`synthvae.rules`, `rules_`; not under DP); a list of kinds
     (`["lookup", "order"]`, of `synthvae.rules.KINDS`) finds those only.
     `declared_rules` adds rules the data alone cannot show (`"start <= end"`, `"a == b"`,
@@ -108,7 +112,8 @@ class Synthesizer:
                  latent_dim: int = VAEConfig.latent_dim, hidden_dim: int = VAEConfig.hidden_dim,
                  n_blocks: int = VAEConfig.n_blocks, head_dim: int = VAEConfig.head_dim,
                  head_layers: int = VAEConfig.head_layers,
-                 value_bins: int = VAEConfig.value_bins, beta: float = TrainConfig.beta,
+                 value_bins: int = VAEConfig.value_bins, numeric_bins: int = 0,
+                 beta: float = TrainConfig.beta,
                  free_bits: float = VAEConfig.free_bits, dp_epsilon: float | None = None,
                  dp_delta: float | None = None, dp_max_grad_norm: float = 1.0,
                  learning_rate: float = TrainConfig.learning_rate,
@@ -128,6 +133,7 @@ class Synthesizer:
         self.head_dim = head_dim
         self.head_layers = head_layers
         self.value_bins = value_bins
+        self.numeric_bins = numeric_bins
         self.beta = beta
         self.free_bits = free_bits
         self.dp_epsilon = dp_epsilon
@@ -163,7 +169,8 @@ class Synthesizer:
         enc_seed, split_seed, torch_seed, prior_seed, self._sample_seed = (
             int(s.generate_state(1)[0]) for s in seeds.spawn(5))
         rng = np.random.default_rng(enc_seed)
-        self.encoder_ = TableEncoder(self.column_kinds, self.protect_below).fit(df, rng)
+        self.encoder_ = TableEncoder(self.column_kinds, self.protect_below,
+                                     self.numeric_bins).fit(df, rng)
         continuous, discrete = self.encoder_.encode(df, rng)
 
         private = self.dp_epsilon is not None

@@ -289,6 +289,55 @@ def test_tied_values_are_spread_over_their_mass_when_training(adult):
     assert (back == 0).all()
 
 
+def binned(s: pd.Series, n_bins: int, seed: int = 0) -> NumericEncoder:
+    enc = NumericEncoder(name=s.name)
+    enc.numeric_bins = n_bins
+    return enc.fit(s, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("name", ["fnlwgt", "age", "capital-gain"])
+def test_binned_numerics_take_ranges_of_equally_many_values_never_splitting_a_tie(adult, name):
+    s = adult[name]
+    enc = binned(s, 8)
+    encoded = enc.encode(s, np.random.default_rng(1))
+    code = encoded.discrete[:, 0]
+    assert enc.n_value_classes == 8
+    # a value lands in one range, whatever the training noise
+    per_value = pd.Series(code).groupby(s.to_numpy()).nunique()
+    assert (per_value == 1).all()
+    values_per_range = pd.Series(s.to_numpy()).groupby(code).nunique()
+    if name == "fnlwgt":  # nearly all distinct: equal mass
+        shares = np.bincount(code) / len(s)
+        assert shares.min() > 0.1 and shares.max() < 0.15
+    elif name == "capital-gain":  # its zeros (over 80%) share one range with a few amounts;
+        zero_range = code[s.to_numpy() == 0][0]  # the other rare amounts get seven ranges
+        assert (code == zero_range).mean() > 0.8
+        assert values_per_range.drop(zero_range).sum() > 6 * values_per_range[zero_range]
+    assert values_per_range.max() <= 2 * values_per_range.median() + 1
+    # and decodes back from its range and position, noise and all
+    back = enc.decode(encoded.continuous, encoded.discrete, np.random.default_rng(2))
+    assert_same_column(back, s)
+
+
+def test_binned_numerics_conditions_hold_and_their_state_round_trips(adult):
+    s = adult["hours-per-week"]
+    enc = binned(s, 16)
+    constraint = enc.constrain((35, 45))
+    allowed = np.flatnonzero(constraint.classes[0])
+    assert 0 < len(allowed) < enc.n_value_classes
+    rng = np.random.default_rng(3)
+    code = rng.choice(allowed, 4000)[:, None]
+    z = rng.standard_normal((4000, 1)).astype(np.float32)
+    out = constraint.enforce(enc.decode(z, code, rng), rng)
+    assert constraint.matches(out).all() and out.between(35, 45).all()
+    assert out.nunique() > 3  # drawn inside the range, not piled on its ends
+    state, arrays = enc.state()
+    again = NumericEncoder.from_state(json.loads(json.dumps(state)), arrays)
+    assert np.array_equal(again.bin_u_, enc.bin_u_)
+    assert_same_column(again.decode(z, code, np.random.default_rng(4)),
+                       enc.decode(z, code, np.random.default_rng(4)))
+
+
 def test_decoded_numerics_stay_within_observed_bounds_and_integers_stay_integers(adult):
     z = np.random.default_rng(4).standard_normal((5000, 1)).astype(np.float32) * 4  # far tails
     for name in ("age", "fnlwgt", "capital-gain", "hours-per-week"):

@@ -233,6 +233,58 @@ def test_a_condition_on_a_combination_target_redraws_its_source(storms, storms_m
     assert sum(storms_model.rules_.violations(rows, storms_model.encoder_)) == 0
 
 
+RODENTS = Path(__file__).parent / "data" / "rules" / "rodent_surveys.csv.gz"
+
+
+@pytest.fixture(scope="module")
+def rodents() -> pd.DataFrame:
+    return read_table(RODENTS)
+
+
+def survey_dates(df: pd.DataFrame) -> pd.Series:
+    return df["year"].astype(str) + "-" + df["month"].astype(str) + "-" + df["day"].astype(str)
+
+
+def test_a_column_tied_to_two_others_together_is_found(rodents):
+    """Any day of the month occurs beside each year and beside each month; beside a year
+    and month together only the survey's two or three days do."""
+    assert rules_of(rodents) == ["day takes only values seen beside month, year"]
+    shuffled = rodents.assign(year=rodents["year"].sample(frac=1, random_state=0).to_numpy())
+    assert rules_of(shuffled) == []
+
+
+def test_rows_keep_two_source_combinations_even_from_an_unseen_source_pair(rodents):
+    encoder = TableEncoder().fit(rodents, np.random.default_rng(0))
+    rules = discover(rodents, encoder)
+    rows = rodents.assign(year=rodents["year"].sample(frac=1, random_state=1).to_numpy(),
+                          day=rodents["day"].sample(frac=1, random_state=2).to_numpy())
+    seen_months = rodents.groupby("year")["month"].unique()
+    assert (~pd.Series([m in seen_months[y] for y, m in zip(rows["year"], rows["month"])])).sum() > 50
+    assert rules.violations(rows, encoder)[0] > 1000
+    years = rows["year"].copy()
+    rules.apply(rows, encoder, rng=np.random.default_rng(0))
+    assert rules.violations(rows, encoder) == [0]
+    assert survey_dates(rows).isin(set(survey_dates(rodents))).all()
+    # the month is moved within the drawn year (the first source, beside the second)
+    assert (rows["year"] == years).all()
+
+
+def test_sampled_rows_fall_on_survey_dates_and_conditions_on_a_source_hold(rodents, tmp_path):
+    model = Synthesizer(epochs=2, random_state=0).fit(rodents)
+    assert [r.describe() for r in model.rules_.rules] == [
+        "day takes only values seen beside month, year"]
+    dates = set(survey_dates(rodents))
+    rows = model.sample(4000, random_state=0)
+    assert survey_dates(rows).isin(dates).all()
+    loose = Synthesizer(epochs=2, random_state=0, rules=False).fit(rodents)
+    assert (~survey_dates(loose.sample(4000, random_state=0)).isin(dates)).mean() > 0.2
+    held = model.sample(500, random_state=0, conditions={"month": 7})
+    assert (held["month"] == 7).all() and survey_dates(held).isin(dates).all()
+    model.save(tmp_path)
+    pd.testing.assert_frame_equal(Synthesizer.load(tmp_path).sample(500, random_state=3),
+                                  model.sample(500, random_state=3))
+
+
 def test_unknown_rule_kinds_are_refused(adult):
     with pytest.raises(ValueError, match="unknown rule kinds.*'lokup'"):
         Synthesizer(epochs=1, rules=["lokup"]).fit(adult.head(200))

@@ -357,6 +357,24 @@ def test_mixed_table_save_then_load_gives_identical_samples(mixed_fitted, tmp_pa
                                   mixed_fitted.sample(500, random_state=3))
 
 
+def test_binned_numbers_and_dates_keep_bounds_nulls_and_conditions_and_save(mixed, tmp_path):
+    synth = Synthesizer(epochs=5, numeric_bins=16, random_state=0, **QUICK).fit(mixed)
+    out = synth.sample(2000, random_state=0)
+    assert out.dtypes.equals(mixed.dtypes)
+    for name in ("age", "fnlwgt", "hours-per-week", "bonus"):
+        fake = out[name].dropna()
+        assert mixed[name].min() <= fake.min() and fake.max() <= mixed[name].max(), name
+    assert 0.8 < out["bonus"].isna().mean() < 0.97
+    assert mixed["signup"].min() <= out["signup"].min() <= out["signup"].max() <= mixed["signup"].max()
+    kept = synth.sample(300, conditions={"age": (30, 40), "signup": ("2014-03-01", "2014-06-30")},
+                        random_state=1)
+    assert kept["age"].between(30, 40).all()
+    assert kept["signup"].between("2014-03-01", "2014-06-30 23:59:59").all()
+    loaded = Synthesizer.load(synth.save(tmp_path / "binned"))
+    assert loaded.numeric_bins == 16
+    pd.testing.assert_frame_equal(loaded.sample(500, random_state=3), synth.sample(500, random_state=3))
+
+
 def test_a_small_table_of_300_rows_fits_and_samples(adult_all):
     small = adult_all.sample(300, random_state=1).reset_index(drop=True)
     synth = Synthesizer(epochs=3, random_state=0, **QUICK).fit(small)

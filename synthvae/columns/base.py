@@ -81,6 +81,9 @@ class ColumnEncoder:
     # (categories give way to the most common level, numbers to a point between their
     # neighbours). 1, the default, protects nothing: the encoder is an exact inverse.
     protect_below: ClassVar[int] = 1
+    # Numbers (and dates) drawn as one of this many ranges, then a position within it
+    # (see synthvae.columns.numeric); 0: one Gaussian output.
+    numeric_bins: ClassVar[int] = 0
 
     def fit(self, s: pd.Series, rng: np.random.Generator) -> ColumnEncoder:
         raise NotImplementedError

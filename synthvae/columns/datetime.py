@@ -174,6 +174,7 @@ class DatetimeEncoder(ColumnEncoder):
         seconds = np.where(nulls, np.nan, ns.astype("float64") / 1e9)
         self.inner_ = NumericEncoder(self.name, dtype="float64")
         self.inner_.protect_below = self.protect_below
+        self.inner_.numeric_bins = self.numeric_bins
         self.inner_.fit(pd.Series(seconds), rng)
         self.n_continuous, self.cardinalities = self.inner_.n_continuous, self.inner_.cardinalities
         return self
@@ -289,6 +290,13 @@ class DatetimeEncoder(ColumnEncoder):
             outside = ~nulls & ((ns < low) | (ns > high))
             if not outside.any():
                 return series
+            if self.inner_.bin_u_ is not None:  # an end range's part outside: drawn inside
+                seconds = np.where(nulls, np.nan, ns / 1e9)
+                seconds = self.inner_.redraw_outside(seconds, low / 1e9, high / 1e9, rng)
+                step_ns = round(self.step_ * 1e9)
+                moved = np.round(np.nan_to_num(seconds[outside]) * (1e9 / step_ns))
+                ns = ns.copy()
+                ns[outside] = moved.astype("int64") * step_ns
             return self._write(np.clip(ns, low, high), nulls)
 
         def matches(series: pd.Series) -> np.ndarray:

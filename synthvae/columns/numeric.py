@@ -19,6 +19,15 @@ recoded to a few hundred amounts, occupation codes, survey years, ages, prices o
 is a discrete distribution: its exact CDF over the distinct values replaces the quantile
 grid, so every decoded value is one the column has. Interpolating between grid points would
 invent values (years with no survey, incomes no one reports) that give the rows away.
+
+With `numeric_bins` > 1 (`Synthesizer(numeric_bins=...)`) the value is two outputs: which of
+up to `numeric_bins` ranges it falls in (a class, drawn from a softmax, so its distribution
+given the rest of the row can take any shape: two modes, a spike and a tail) and where in
+that range (the Gaussian output, as a standard normal of the position). One Gaussian per row
+cannot draw a value whose distribution given the other columns has several modes; a
+classifier then tells the rows apart by the values between them. The ranges hold about
+equal numbers of distinct values (equal mass for a continuous column) and never split a
+tied value, so a spike is one class and the rare values beside it keep their own ranges.
 """
 from __future__ import annotations
 
@@ -58,7 +67,6 @@ class NumericEncoder(ColumnEncoder):
         self.has_nulls = bool(np.isnan(values).any())
         self.specials_ = [name for name, rows in zip(SPECIALS, _special_rows(values)) if rows.any()]
         self.n_continuous = 1
-        self.cardinalities = [1 + len(self.specials_)] if self.specials_ else []
         self.whole_range_ = None
         if _integer_dtype(self.dtype) is not None and s.notna().any():
             # From the integers themselves: as floats, values beyond 2**53 round.
@@ -77,7 +85,33 @@ class NumericEncoder(ColumnEncoder):
                 len(observed) >= DISCRETE_MIN_REPEATS * len(support):
             self.support_, self.cdf_ = support, np.cumsum(counts) / counts.sum()
             self.protected_ = counts < self.protect_below
+        self.bin_u_ = self._bin_bounds(self.numeric_bins) if self.numeric_bins > 1 else None
+        self._set_cardinalities()
         return self
+
+    def _set_cardinalities(self) -> None:
+        # classes: a value (one per range when binned), then the column's specials
+        values = 1 if self.bin_u_ is None else len(self.bin_u_) - 1
+        self.cardinalities = [values + len(self.specials_)] if self.specials_ or values > 1 else []
+
+    @property
+    def n_value_classes(self) -> int:
+        return 1 if self.bin_u_ is None else len(self.bin_u_) - 1
+
+    def _bin_bounds(self, n_bins: int) -> np.ndarray | None:
+        """Probabilities 0 = u_0 < ... < u_k = 1 cutting the CDF into at most `n_bins` ranges
+        of about equally many distinct values, only where one ends; None under two ranges."""
+        if self.support_ is not None:
+            upper = self.cdf_[:-1]
+        else:
+            q, lv = self.quantiles_, self.levels_
+            upper = np.interp(np.unique(q), q, lv)[:-1]
+        if len(upper) == 0:
+            return None
+        cut = np.unique(np.round(np.linspace(0, len(upper), n_bins + 1)[1:-1]).astype(int) - 1)
+        inner = np.unique(upper[cut[cut >= 0]])
+        inner = inner[(inner > 0) & (inner < 1)]
+        return np.concatenate([[0.0], inner, [1.0]]) if len(inner) else None
 
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
         values = _as_float(s)
@@ -86,22 +120,44 @@ class NumericEncoder(ColumnEncoder):
         lower, upper = self._probability_range(filled)
         spread = rng.random(len(values)) if rng is not None else 0.5
         u = np.clip(lower + (upper - lower) * spread, 0.0, 1.0)
+        code = np.zeros(len(values), np.int64)
+        if self.bin_u_ is not None:  # the range, and the position within it
+            code = np.searchsorted(self.bin_u_[1:-1], u, side="right")
+            low, high = self.bin_u_[code], self.bin_u_[code + 1]
+            u = np.clip((u - low) / (high - low), 0.0, 1.0)
         z = ndtri(_EPS + _SCALE * u)
         if rng is not None:  # a null's value is meaningless: give it prior noise, not a spike
             z = np.where(nulls, rng.standard_normal(len(values)), z)
         else:
             z = np.where(nulls, 0.0, z)
-        code = np.zeros(len(values), np.int64)
+        first = self.n_value_classes
         for name, rows in zip(SPECIALS, _special_rows(values)):
             if name in self.specials_:
-                code[rows] = 1 + self.specials_.index(name)
-        discrete = code[:, None] if self.specials_ else np.zeros((len(s), 0), np.int64)
+                code[rows] = first + self.specials_.index(name)
+        discrete = code[:, None] if self.cardinalities else np.zeros((len(s), 0), np.int64)
         return Encoded(z.astype(np.float32)[:, None], discrete)
 
     def decode(self, continuous: np.ndarray, discrete: np.ndarray,
                rng: np.random.Generator) -> pd.Series:
         u = ndtr(continuous[:, 0].astype(np.float64))
         u = np.clip((u - _U_LOW) / (_U_HIGH - _U_LOW), 0.0, 1.0)
+        code = discrete[:, 0] if self.cardinalities else np.zeros(len(u), np.int64)
+        if self.bin_u_ is not None:
+            at = np.minimum(code, len(self.bin_u_) - 2)  # a special's row: any range will do
+            low = self.bin_u_[at]
+            u = np.clip(low + u * (self.bin_u_[at + 1] - low), 0.0, 1.0)
+        values = self._values(u)
+        integer = _integer_dtype(self.dtype)
+        nulls = None
+        for i, name in enumerate(self.specials_, start=self.n_value_classes):
+            if name == "null":
+                nulls = code == i
+            elif integer is None:  # an integer column has no infinities to give back
+                values = np.where(code == i, np.inf if name == "+inf" else -np.inf, values)
+        return as_series(values, self.dtype, self.name, nulls)
+
+    def _values(self, u: np.ndarray) -> np.ndarray:
+        """The column's values at probabilities `u` (the inverse CDF), in its dtype's kind."""
         if self.support_ is not None:  # the value whose probability range holds u
             at = np.minimum(np.searchsorted(self.cdf_, u, side="left"), len(self.support_) - 1)
             # The observed floats themselves, not rounded: 6.904679999999999 rounded to its
@@ -118,14 +174,23 @@ class NumericEncoder(ColumnEncoder):
         if integer is not None:
             low, high = self.whole_range_ or (round(self.quantiles_[0]), round(self.quantiles_[-1]))
             values = _exact_whole(values, integer, low, high)
-        code = discrete[:, 0] if self.specials_ else np.zeros(len(values), np.int64)
-        nulls = None
-        for i, name in enumerate(self.specials_, start=1):
-            if name == "null":
-                nulls = code == i
-            elif integer is None:  # an integer column has no infinities to give back
-                values = np.where(code == i, np.inf if name == "+inf" else -np.inf, values)
-        return as_series(values, self.dtype, self.name, nulls)
+        return values
+
+    def redraw_outside(self, values: np.ndarray, low: float, high: float,
+                       rng: np.random.Generator) -> np.ndarray:
+        """`values` (floats) with those outside [low, high] drawn anew from the column's
+        distribution within it: a binned column's condition allows whole ranges of the CDF,
+        and the part of an end range outside the condition is moved inside it this way, not
+        piled onto the bound."""
+        with np.errstate(invalid="ignore"):
+            outside = ~np.isnan(values) & ((values < low) | (values > high))
+        if not outside.any():
+            return values
+        u_low = self._probability_range(np.array([max(low, self.quantiles_[0])]))[0][0]
+        u_high = self._probability_range(np.array([min(high, self.quantiles_[-1])]))[1][0]
+        values = values.astype(np.float64, copy=True)
+        values[outside] = self._values(rng.uniform(u_low, u_high, int(outside.sum())))
+        return values
 
     def _protected(self, values: np.ndarray, u: np.ndarray, at: np.ndarray) -> np.ndarray:
         """Values seen in fewer than `protect_below` training rows are replaced by a point
@@ -179,7 +244,10 @@ class NumericEncoder(ColumnEncoder):
         """`n_bins - 1` edges in the model's space that split the column's distinct values into
         groups of about equal count, never through a tied value's range (so capital-gain's
         zeros are one bin and its rare non-zero amounts share the rest). Columns with fewer
-        distinct values than bins repeat their last edge at +BIN_EDGE_MAX."""
+        distinct values than bins repeat their last edge at +BIN_EDGE_MAX. A binned column's
+        output is the position within its range, about N(0, 1): equiprobable edges there."""
+        if self.bin_u_ is not None:
+            return ndtri(np.arange(1, n_bins) / n_bins)
         if self.support_ is not None:
             upper = self.cdf_[:-1]  # where each value's probability range ends
         else:
@@ -220,6 +288,21 @@ class NumericEncoder(ColumnEncoder):
         u_high = self._probability_range(np.array([high]))[1][0]  # P(X <= high)
         # An open end stays open in the model's space too: its Gaussian's tail beyond the
         # grid decodes to the extreme value, which the condition allows.
+        matches = lambda series: _in_range(_as_float(series), low, high)  # noqa: E731
+        if self.bin_u_ is not None:
+            # The ranges the condition reaches into; within them any position (see
+            # redraw_outside for the end ranges' parts outside it).
+            lo, hi = self.bin_u_[:-1], self.bin_u_[1:]
+            ranges = (hi > u_low) & (lo < u_high) | (lo <= u_low) & (u_low <= hi) & (u_low == u_high)
+            classes = {0: self._classes(ranges, null=False, pos_inf=high == np.inf,
+                                        neg_inf=low == -np.inf)}
+
+            def enforce(series: pd.Series, rng: np.random.Generator) -> pd.Series:
+                values = self.redraw_outside(_as_float(series), low, high, rng)
+                nulls = series.isna().to_numpy()
+                return clip_series(as_series(values, self.dtype, self.name, nulls)
+                                   .set_axis(series.index), low, high)
+            return Constraint(classes=classes, enforce=enforce, matches=matches)
         z_low = -np.inf if u_low <= 0 else float(ndtri(_EPS + _SCALE * u_low))
         z_high = np.inf if u_high >= 1 else float(ndtri(_EPS + _SCALE * u_high))
         # An open end takes in the infinity beyond it, as `matches` does.
@@ -227,13 +310,15 @@ class NumericEncoder(ColumnEncoder):
                                     neg_inf=low == -np.inf)} if self.specials_ else {}
         return Constraint(classes=classes, intervals={0: (z_low, z_high)},
                           enforce=lambda series, rng: clip_series(series, low, high),
-                          matches=lambda series: _in_range(_as_float(series), low, high))
+                          matches=matches)
 
-    def _classes(self, value: bool, null: bool, pos_inf: bool = False,
+    def _classes(self, value: bool | np.ndarray, null: bool, pos_inf: bool = False,
                  neg_inf: bool = False) -> np.ndarray:
-        """Mask over the discrete output's classes: a value, then the column's specials."""
+        """Mask over the discrete output's classes: a value (one per range when binned),
+        then the column's specials."""
         allowed = {"null": null, "+inf": pos_inf, "-inf": neg_inf}
-        return np.array([value] + [allowed[name] for name in self.specials_])
+        values = np.broadcast_to(np.asarray(value, bool), (self.n_value_classes,))
+        return np.concatenate([values, [allowed[name] for name in self.specials_]]).astype(bool)
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super().state()
@@ -241,6 +326,8 @@ class NumericEncoder(ColumnEncoder):
         meta.update(has_nulls=self.has_nulls, decimals=self.decimals_, specials=self.specials_,
                     whole_range=self.whole_range_)
         arrays.update(levels=self.levels_, quantiles=self.quantiles_)
+        if self.bin_u_ is not None:
+            arrays.update(bin_u=self.bin_u_)
         if self.support_ is not None:
             arrays.update(support=self.support_, cdf=self.cdf_,
                           protected=self.protected_.astype(np.uint8))
@@ -253,6 +340,7 @@ class NumericEncoder(ColumnEncoder):
         self.whole_range_ = meta.get("whole_range")
         self.levels_, self.quantiles_ = arrays["levels"], arrays["quantiles"]
         self.support_, self.cdf_ = arrays.get("support"), arrays.get("cdf")
+        self.bin_u_ = arrays.get("bin_u")  # absent: one Gaussian output (and older models)
         protected = arrays.get("protected")  # absent from models saved before protection
         self.protected_ = None if protected is None else protected.astype(bool)
 

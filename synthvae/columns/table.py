@@ -35,13 +35,15 @@ class TableEncoder:
     int64)`; `decode` inverts it into a DataFrame with the fitted columns, order and dtypes.
     `protect_below=k` keeps categories and repeated numbers seen in fewer than k rows from
     being decoded as they are (`Synthesizer(protect_below=k)`); 1, the default, keeps the
-    inverse exact.
+    inverse exact. `numeric_bins` > 1 draws numbers and dates as a range, then a position
+    within it (`synthvae.columns.numeric`).
     """
 
     def __init__(self, column_kinds: dict[str, str] | None = None,
-                 protect_below: int = 1):
+                 protect_below: int = 1, numeric_bins: int = 0):
         self.column_kinds = column_kinds or {}
         self.protect_below = protect_below
+        self.numeric_bins = numeric_bins
 
     def fit(self, df: pd.DataFrame, rng: np.random.Generator) -> TableEncoder:
         unknown = sorted(set(self.column_kinds) - set(df.columns))
@@ -58,6 +60,7 @@ class TableEncoder:
                 kind = "discrete"
             encoder = ENCODERS[kind](name=name)
             encoder.protect_below = self.protect_below
+            encoder.numeric_bins = self.numeric_bins
             self.encoders_.append(encoder.fit(s, rng))
         self._layout()
         return self
