@@ -18,7 +18,10 @@ rules that hold in every training row and are too well supported to hold by chan
   row does, from the values training rows pair with the sources' values, in their
   proportions (two sources that no training row pairs are first made a seen pair);
 - `exclusive`: two numbers never both non-zero (a capital gain and a capital loss): where the
-  model drew both, one is set to 0, each kept in the share of rows the training rows give it.
+  model drew both, one is set to 0, each kept in the share of rows the training rows give it;
+- `null_together`: columns null in the same rows (a teacher's degree and experience, for a
+  pupil not in the study that year): where the model drew some null and some not, all are
+  made null or all given values, in the share of the group drawn null.
 
 The model still learns every column, so the dependent columns' marginals stay those the
 model drew for their sources, and conditions on a dependent column can be met through its
@@ -60,7 +63,7 @@ NEAR_HOLDS = 0.99  # the share of rows a near-rule holds in, at least (and under
 NEAR_MODE_MAX = 0.95  # a target whose commonest value is this common is near-constant, no rule
 NEAR_ROWS_PER_VALUE = 20  # rows per source value on average, so purity is not memorisation
 MAX_NEAR = 20  # near-rules reported, those holding in most rows first
-KINDS = ("equal", "lookup", "date_part", "order", "combination", "exclusive")
+KINDS = ("equal", "lookup", "date_part", "order", "combination", "exclusive", "null_together")
 # Zones tried first when looking for the clock of local hour columns, then every other one.
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
          "Europe/London", "Europe/Paris", "Europe/Berlin", "Asia/Tokyo", "Asia/Shanghai",
@@ -99,7 +102,8 @@ class Rule:
                 + (f" in {self.zone}" if self.zone else ""),
                 "order": f"{src} <= {self.target}",
                 "combination": f"{self.target} takes only values seen beside {src}",
-                "exclusive": f"{src} and {self.target} are never both non-zero"}[self.kind]
+                "exclusive": f"{src} and {self.target} are never both non-zero",
+                "null_together": f"{self.target}, {src} are null in the same rows"}[self.kind]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -178,8 +182,11 @@ class RuleSet:
         for r in self.rules:
             if r.kind == "exclusive":
                 _keep_one(rows, r, skip, rng)
+            elif r.kind == "null_together":  # before lookups: a source's null is final
+                _null_together(rows, r, skip, rng)
         for i, r in enumerate(self.rules):
-            if r.kind not in ("order", "combination", "exclusive") and r.target not in skip:
+            if r.kind not in ("order", "combination", "exclusive", "null_together") \
+                    and r.target not in skip:
                 rows[r.target] = self._expected(i, r, rows, encoders)
         return rows
 
@@ -212,9 +219,8 @@ class RuleSet:
         encoders = {e.name: e for e in encoder.encoders_}
         unruled: set[str] = set()
         for r in reversed(self.rules):  # last first: a condition passed on may pass on again
-            if r.kind == "exclusive":  # the conditioned column is kept, the other zeroed
-                unruled.update(c for c in (r.sources[0], r.target) if c in conditions)
-                continue
+            if r.kind in ("exclusive", "null_together"):  # conditioned columns are kept, the
+                continue                                   # others follow (after this loop)
             if r.kind == "combination" and len(r.sources) == 2:  # a condition's source is
                 unruled.update(c for c in r.sources if c in conditions)  # kept, the other moved
             if r.kind == "order" or r.target not in conditions or r.target not in encoders:
@@ -241,6 +247,17 @@ class RuleSet:
             if r.kind == "combination":  # the condition is met as drawn, beside a source
                 unruled.add(r.target)    # value seen with a value that meets it
             conditions[source] = [None if pd.isna(k) else k for k in pd.unique(keys[ok])]
+        for r in self.rules:
+            if r.kind == "exclusive":
+                unruled.update(c for c in (r.sources[0], r.target) if c in conditions)
+            elif r.kind == "null_together":
+                group = [c for c in (r.target, *r.sources) if c in conditions]
+                unruled.update(group)
+                nulls = {c: _null_condition(conditions[c]) for c in group}
+                if {True, False} <= set(nulls.values()):
+                    raise ConditionError(
+                        f"conditions on {', '.join(map(repr, group))} cannot all hold: in "
+                        f"every training row {r.describe()}")
         return conditions, unruled
 
     def violations(self, df: pd.DataFrame, encoder: TableEncoder) -> list[int]:
@@ -257,6 +274,9 @@ class RuleSet:
             return ~pairs.seen(*pairs.codes([df[c] for c in r.sources], df[r.target]))
         if r.kind == "exclusive":
             return _non_zero(df[r.sources[0]]) & _non_zero(df[r.target])
+        if r.kind == "null_together":
+            nulls = np.column_stack([df[c].isna().to_numpy() for c in (r.target, *r.sources)])
+            return nulls.any(axis=1) & ~nulls.all(axis=1)
         expected = self._expected(i, r, df, encoders)
         same = expected.astype(object).to_numpy() == df[r.target].astype(object).to_numpy()
         return ~(same | (expected.isna().to_numpy() & df[r.target].isna().to_numpy()))
@@ -317,7 +337,8 @@ def with_declared(found: RuleSet, rules: list[Declared], df: pd.DataFrame,
         else:
             made.append(Rule("equal", list(d.sources), d.target, len(df)))
     targets, same = {r.target for r in made}, {r.describe() for r in made}
-    kept = [r for r in found.rules if r.target not in targets and r.describe() not in same]
+    kept = [r for r in found.rules if r.target not in targets and r.describe() not in same
+            and not (r.kind == "null_together" and targets & set(r.sources))]
     return RuleSet(kept + made, [r for r in found.near if r.target not in targets])
 
 
@@ -380,11 +401,16 @@ def discover(df: pd.DataFrame, encoder: TableEncoder, kinds: tuple[str, ...] = K
         | {r.target for r in combinations}
     exclusive = _find_exclusive(df, [c for c in usable if c not in taken], encoders) \
         if "exclusive" in kinds else []
+    taken |= {c for r in exclusive for c in (r.sources[0], r.target)}
+    # a column another rule sets follows its sources' nulls already; a lookup's source may
+    # be in a group (its looked-up columns then follow it)
+    together = _find_null_together(df, [c for c in usable if c not in taken]) \
+        if "null_together" in kinds else []
     # a column a rule determines needs no near-rule; any other may have one (it is reported,
     # not enforced, so it cannot fight a rule that reads or sets the same column)
     near = _find_near_lookups(df, [c for c in usable if c in plain and c not in derived],
                               closed, codes, n_levels) if "lookup" in kinds else []
-    return RuleSet(orders + combinations + exclusive + rules, near)
+    return RuleSet(orders + combinations + exclusive + together + rules, near)
 
 
 def _find_exclusive(df, columns, encoders) -> list[Rule]:
@@ -405,6 +431,59 @@ def _find_exclusive(df, columns, encoders) -> list[Rule]:
                 rules.append(Rule("exclusive", [a], numbers[j], len(df),
                                   values=[float(hits[:, i].sum() / one)]))
     return rules
+
+
+def _find_null_together(df, columns) -> list[Rule]:
+    """Groups of columns null in exactly the same rows, where independent columns with that
+    null share would differ in far more rows than chance allows (2k(n - k)/n > 20.7 for k
+    nulls in n rows). The first column of a group is its rule's target, the rest sources."""
+    n = len(df)
+    groups: dict[bytes, list[str]] = {}
+    for c in columns:
+        mask = df[c].isna().to_numpy()
+        k = int(mask.sum())
+        if 0 < k < n and 2 * k * (n - k) / n > -np.log(CHANCE):
+            groups.setdefault(np.packbits(mask).tobytes(), []).append(c)
+    return [Rule("null_together", g[1:], g[0], n) for g in groups.values() if len(g) > 1]
+
+
+def _null_condition(value: Any) -> bool | None:
+    """Whether a condition asks for a null (True), a value (False), or allows either."""
+    if isinstance(value, (list, set)):  # a set of values (a tuple is a range: values)
+        flags = {v is None or (not isinstance(v, str) and bool(pd.isna(v))) for v in value}
+        return flags.pop() if len(flags) == 1 else None
+    return value is None
+
+
+def _null_together(rows: pd.DataFrame, r: Rule, skip: set[str] | frozenset,
+                   rng: np.random.Generator) -> None:
+    """Where some of a group are null and some not: all null, or all given values copied
+    from one row of the chunk that has them all (so they stay a combination the model
+    drew). A column a condition holds decides; else null in the share of the group drawn
+    null, which keeps each column's null rate."""
+    columns = [r.target, *r.sources]
+    nulls = np.column_stack([rows[c].isna().to_numpy() for c in columns])
+    mixed = nulls.any(axis=1) & ~nulls.all(axis=1)
+    if not mixed.any():
+        return
+    where = np.flatnonzero(mixed)
+    held = [j for j, c in enumerate(columns) if c in skip]
+    to_null = nulls[where, held[0]] if held \
+        else rng.random(len(where)) < nulls[where].mean(axis=1)
+    donors = np.flatnonzero(~nulls.any(axis=1))
+    if not len(donors):  # no row of the chunk has them all
+        to_null[:] = True
+    fill = where[~to_null]
+    donor = donors[rng.integers(len(donors), size=len(fill))] if len(fill) else fill
+    blank = np.zeros(len(rows), bool)
+    blank[where[to_null]] = True
+    for j, c in enumerate(columns):
+        s = rows[c].mask(blank & ~nulls[:, j]) if blank.any() else rows[c]
+        gap = nulls[fill, j]  # the donor's value where this row has none
+        if gap.any():
+            s = s.copy()
+            s.iloc[fill[gap]] = rows[c].iloc[donor[gap]].to_numpy()
+        rows[c] = s
 
 
 def _non_zero(s: pd.Series) -> np.ndarray:

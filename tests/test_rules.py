@@ -233,6 +233,7 @@ def test_a_condition_on_a_combination_target_redraws_its_source(storms, storms_m
     assert sum(storms_model.rules_.violations(rows, storms_model.encoder_)) == 0
 
 
+STAR = Path(__file__).parent / "data" / "rules" / "star.csv.gz"
 RODENTS = Path(__file__).parent / "data" / "rules" / "rodent_surveys.csv.gz"
 
 
@@ -280,6 +281,68 @@ def test_sampled_rows_fall_on_survey_dates_and_conditions_on_a_source_hold(roden
     assert (~survey_dates(loose.sample(4000, random_state=0)).isin(dates)).mean() > 0.2
     held = model.sample(500, random_state=0, conditions={"month": 7})
     assert (held["month"] == 7).all() and survey_dates(held).isin(dates).all()
+    model.save(tmp_path)
+    pd.testing.assert_frame_equal(Synthesizer.load(tmp_path).sample(500, random_state=3),
+                                  model.sample(500, random_state=3))
+
+
+@pytest.fixture(scope="module")
+def pupils() -> pd.DataFrame:
+    return read_table(STAR)
+
+
+TEACHERS = ["degreek, experiencek are null in the same rows",
+            "degree1, experience1 are null in the same rows",
+            "degree2, tethnicity2 are null in the same rows",
+            "ladder3, experience3, tethnicity3 are null in the same rows"]
+
+
+def test_columns_null_in_the_same_rows_are_found(pupils):
+    """A pupil outside the study in a year has no teacher that year: every teacher column of
+    the year is null. Shuffling one column's rows breaks the group it was in."""
+    assert rules_of(pupils) == TEACHERS
+    shuffled = pupils.assign(experience1=pupils["experience1"].sample(frac=1, random_state=0)
+                             .to_numpy())
+    assert rules_of(shuffled) == [TEACHERS[0], *TEACHERS[2:]]
+
+
+def test_a_group_drawn_partly_null_is_made_all_null_or_all_valued(pupils):
+    encoder = TableEncoder().fit(pupils, np.random.default_rng(0))
+    rules = discover(pupils, encoder)
+    rng = np.random.default_rng(1)
+    rows = pupils.copy()
+    for column in ("experience1", "tethnicity3"):  # a fifth of rows each get the other null
+        flip = rng.random(len(rows)) < 0.2
+        other = rows[column].sample(frac=1, random_state=2).to_numpy()
+        rows.loc[flip, column] = other[flip]
+    broken = rules.violations(rows, encoder)
+    assert broken[1] > 500 and broken[3] > 500 and broken[0] == broken[2] == 0
+    before = rows.isna().mean()
+    untouched = rows[["gender", "degreek", "degree2"]].copy()
+    rules.apply(rows, encoder, rng=np.random.default_rng(0))
+    assert rules.violations(rows, encoder) == [0, 0, 0, 0]
+    # each column's null rate holds, values given are real ones, other columns are as drawn
+    assert (rows.isna().mean() - before).abs().max() < 0.03
+    assert set(rows["tethnicity3"].dropna()) <= set(pupils["tethnicity3"].dropna())
+    pd.testing.assert_frame_equal(rows[untouched.columns], untouched)
+
+
+def test_sampled_rows_keep_null_groups_and_conditions_on_one_column_decide(pupils, tmp_path):
+    model = Synthesizer(epochs=2, random_state=0).fit(pupils)
+    assert [r.describe() for r in model.rules_.rules] == TEACHERS
+    rows = model.sample(4000, random_state=0)
+    assert model.rules_.violations(rows, model.encoder_) == [0, 0, 0, 0]
+    for column in pupils.columns:
+        assert abs(rows[column].isna().mean() - pupils[column].isna().mean()) < 0.1, column
+    loose = Synthesizer(epochs=2, random_state=0, rules=False).fit(pupils)
+    assert sum(model.rules_.violations(loose.sample(4000, random_state=0), model.encoder_)) > 40
+    valued = model.sample(300, random_state=1, conditions={"experience3": (5, 20)})
+    assert valued["experience3"].between(5, 20).all()
+    assert valued[["ladder3", "tethnicity3"]].notna().all().all()
+    blank = model.sample(300, random_state=1, conditions={"degree2": None})
+    assert blank["tethnicity2"].isna().all()
+    with pytest.raises(ConditionError, match="null in the same rows"):
+        model.sample(10, conditions={"degree1": None, "experience1": 3})
     model.save(tmp_path)
     pd.testing.assert_frame_equal(Synthesizer.load(tmp_path).sample(500, random_state=3),
                                   model.sample(500, random_state=3))
