@@ -104,14 +104,18 @@ def test_summary_names_the_output_and_scores(generated):
     result, output = generated
     assert f"Wrote 300 synthetic rows to {output / 'synthetic.parquet'}" in result.stdout
     assert "quality" in result.stdout and "DCR ratio" in result.stdout
-    assert "rules every training row keeps: 1, kept in every synthetic row" in result.stdout
+    assert "rules every training row keeps: 2, kept in every synthetic row" in result.stdout
     assert "Traceback" not in result.stderr
 
 
 def test_report_lists_each_rule_with_real_and_synthetic_violation_rates(generated):
     _, output = generated
     report = json.loads((output / "report.json").read_text())
+    # in the 800-row sample, workclass and occupation are missing in exactly the same rows
     assert [r for r in report["rules"] if r["kind"] != "near"] == [{
+        "rule": "workclass, occupation are null in the same rows", "kind": "null_together",
+        "sources": ["occupation"], "target": "workclass", "support": 800, "holds": 1.0,
+        "real_violation_rate": 0.0, "synthetic_violation_rate": 0.0}, {
         "rule": "education-num is determined by education", "kind": "lookup",
         "sources": ["education"], "target": "education-num", "support": 800, "holds": 1.0,
         "real_violation_rate": 0.0, "synthetic_violation_rate": 0.0}]
