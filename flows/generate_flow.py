@@ -207,6 +207,8 @@ def generate(options: RunOptions | None = None, prepared: Prepared | None = None
                 train, holdout = split_holdout(table, options.holdout_fraction, options.seed)
             with _timed(timings, "fit"):
                 model, fit = fit_model(train, prepared, staging / "model")
+            if prepared.inferred:  # the draft lists the rules found, to keep or delete
+                steps.with_discovered(prepared.schema, model).save_yaml(schema_file)
         sharding = _sample(model, prepared, staging, synthetic_name, schema_file, timings)
         with _timed(timings, "score"):
             scores, synthetic = score_synthetic(train, holdout, staging / synthetic_name,

@@ -21,7 +21,10 @@ rules that hold in every training row and are too well supported to hold by chan
   model drew both, one is set to 0, each kept in the share of rows the training rows give it;
 - `null_together`: columns null in the same rows (a teacher's degree and experience, for a
   pupil not in the study that year): where the model drew some null and some not, all are
-  made null or all given values, in the share of the group drawn null.
+  made null or all given values, in the share of the group drawn null;
+- `band`: a category set by ranges of a number with continuous values (a score band) is
+  computed from the number (see `synthvae.derived`);
+- `composed`: a text made of two others and a separator (a full name) is composed from them.
 
 The model still learns every column, so the dependent columns' marginals stay those the
 model drew for their sources, and conditions on a dependent column can be met through its
@@ -41,6 +44,8 @@ from .columns.datetime import DatetimeEncoder
 from .columns.numeric import NumericEncoder
 from .columns.table import TableEncoder
 from .declared import Declared
+from .derived import (MAX_BAND_LEVELS, band_keys, band_span, band_values, composed_broken,
+                      composed_values, find_band, find_composed)
 
 # A rule must be far too well supported to hold by chance: with about C**2 column pairs
 # tried, 1e-9 keeps the chance of one spurious rule on a 100-column table near 1e-5.
@@ -63,7 +68,11 @@ NEAR_HOLDS = 0.99  # the share of rows a near-rule holds in, at least (and under
 NEAR_MODE_MAX = 0.95  # a target whose commonest value is this common is near-constant, no rule
 NEAR_ROWS_PER_VALUE = 20  # rows per source value on average, so purity is not memorisation
 MAX_NEAR = 20  # near-rules reported, those holding in most rows first
-KINDS = ("equal", "lookup", "date_part", "order", "combination", "exclusive", "null_together")
+# Rules enforced at most: each costs a pass over every sampled chunk. A wide table of
+# hundreds of dependencies keeps the best supported, the rest reported as not enforced.
+MAX_RULES = 200
+KINDS = ("equal", "lookup", "date_part", "order", "combination", "exclusive", "null_together",
+         "band", "composed")
 # Zones tried first when looking for the clock of local hour columns, then every other one.
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
          "Europe/London", "Europe/Paris", "Europe/Berlin", "Asia/Tokyo", "Asia/Shanghai",
@@ -85,12 +94,15 @@ class Rule:
     part: str | None = None  # date_part's part
     zone: str | None = None  # date_part's clock, when not the column's own
     repair: str | None = None  # order's: "swap" (None) or "lower" the low value to the high
+    separator: str | None = None  # composed's, between its two sources
     # lookup: the source values and the target's value, per entry; combination: the
     # (source, target) pairs seen and how many rows hold each; exclusive: the share of rows
-    # with one of the two non-zero in which it is the source.
+    # with one of the two non-zero in which it is the source; band: each range's [low, high]
+    # and the target's value there.
     keys: list[list[Any]] = field(default_factory=list)
     values: list[Any] = field(default_factory=list)
     holds: float = 1.0  # the share of training rows that keep it (under 1: a near-rule)
+    declared: bool = False  # declared in the schema, not found
 
     def describe(self) -> str:
         src = ", ".join(self.sources)
@@ -103,7 +115,10 @@ class Rule:
                 "order": f"{src} <= {self.target}",
                 "combination": f"{self.target} takes only values seen beside {src}",
                 "exclusive": f"{src} and {self.target} are never both non-zero",
-                "null_together": f"{self.target}, {src} are null in the same rows"}[self.kind]
+                "null_together": f"{self.target}, {src} are null in the same rows",
+                "band": f"{self.target} is set by ranges of {src}",
+                "composed": f"{self.target} = {' + '.join([self.sources[0], repr(self.separator), *self.sources[1:]])}"
+                }[self.kind]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,9 +127,12 @@ class Rule:
 class RuleSet:
     """Rules in the order they are applied (a rule's sources are final before it runs)."""
 
-    def __init__(self, rules: list[Rule], near: list[Rule] | None = None):
+    def __init__(self, rules: list[Rule], near: list[Rule] | None = None,
+                 unenforced: list[Rule] | None = None):
         self.rules = rules
         self.near = near or []  # near-rules: reported, never applied
+        self.unenforced = unenforced or []  # rules past MAX_RULES: reported, never applied
+        self._unenforced = RuleSet(self.unenforced) if self.unenforced else None
         self._near_lookups = [_lookup_table(r) for r in self.near]
         # Built once here, not per chunk: sampling threads share the set.
         self._lookups = {i: _lookup_table(r) for i, r in enumerate(rules) if r.kind == "lookup"}
@@ -142,10 +160,14 @@ class RuleSet:
     def near_list(self) -> list[dict[str, Any]]:
         return [r.to_dict() for r in self.near]
 
+    def unenforced_list(self) -> list[dict[str, Any]]:
+        return [r.to_dict() for r in self.unenforced]
+
     @classmethod
     def from_list(cls, items: list[dict[str, Any]] | None,
-                  near: list[dict[str, Any]] | None = None) -> RuleSet:
-        return cls([Rule(**item) for item in items or []], [Rule(**item) for item in near or []])
+                  near: list[dict[str, Any]] | None = None,
+                  unenforced: list[dict[str, Any]] | None = None) -> RuleSet:
+        return cls(*([Rule(**item) for item in group or []] for group in (items, near, unenforced)))
 
     def apply(self, rows: pd.DataFrame, encoder: TableEncoder,
               skip: set[str] | frozenset = frozenset(),
@@ -197,6 +219,13 @@ class RuleSet:
         if r.kind == "date_part":
             part = _date_part(encoders[r.sources[0]], rows[r.sources[0]], r.part, r.zone)
             return _cast_like(part, rows[r.target])
+        if r.kind == "band":
+            x = rows[r.sources[0]].to_numpy(dtype="float64", na_value=np.nan)
+            drawn = rows[r.target].astype(object).to_numpy()
+            return _cast_like(band_values(x, r.keys, r.values, drawn), rows[r.target])
+        if r.kind == "composed":
+            return _cast_like(composed_values(rows[r.sources[0]], r.separator,
+                                              rows[r.sources[1]]), rows[r.target])
         levels, index, values = self._lookups[i]
         codes = [_codes(rows[s], lv) for s, lv in zip(r.sources, levels)]
         found = index.get_indexer(_combine(codes, levels))
@@ -228,6 +257,15 @@ class RuleSet:
             source = r.sources[0]
             if r.kind == "equal":
                 conditions.setdefault(source, conditions[r.target])
+                continue
+            if r.kind == "band":
+                span = None if source in conditions else band_span(
+                    r.keys, np.asarray(encoders[r.target].constrain(conditions[r.target])
+                                       .matches(pd.Series(r.values, dtype=object))))
+                if span is None:
+                    unruled.add(r.target)
+                else:
+                    conditions[source] = span
                 continue
             if r.kind not in ("lookup", "combination") or len(r.sources) > 1 \
                     or not _closed(encoders[source]) \
@@ -277,6 +315,8 @@ class RuleSet:
         if r.kind == "null_together":
             nulls = np.column_stack([df[c].isna().to_numpy() for c in (r.target, *r.sources)])
             return nulls.any(axis=1) & ~nulls.all(axis=1)
+        if r.kind == "composed":
+            return composed_broken(df, r.sources[0], r.separator, r.sources[1], r.target)
         expected = self._expected(i, r, df, encoders)
         same = expected.astype(object).to_numpy() == df[r.target].astype(object).to_numpy()
         return ~(same | (expected.isna().to_numpy() & df[r.target].isna().to_numpy()))
@@ -285,13 +325,18 @@ class RuleSet:
                ) -> list[dict[str, Any]]:
         """Each rule with its violation rate in `real` and `synthetic` rows."""
         rates = []
-        near = [(r, self.near_violations(real, i), self.near_violations(synthetic, i))
+        near = [(r, self.near_violations(real, i), self.near_violations(synthetic, i), False)
                 for i, r in enumerate(self.near)]
-        for r, n_real, n_synth in [*zip(self.rules, self.violations(real, encoder),
-                                        self.violations(synthetic, encoder)), *near]:
+        past = [] if self._unenforced is None else zip(
+            self.unenforced, self._unenforced.violations(real, encoder),
+            self._unenforced.violations(synthetic, encoder), [False] * len(self.unenforced))
+        for r, n_real, n_synth, enforced in [
+                *zip(self.rules, self.violations(real, encoder),
+                     self.violations(synthetic, encoder), [True] * len(self.rules)),
+                *past, *near]:
             rates.append({"rule": r.describe(), "kind": r.kind if r.holds == 1 else "near",
                           "sources": r.sources, "target": r.target, "support": r.support,
-                          "holds": r.holds,
+                          "holds": r.holds, "enforced": enforced,
                           "real_violation_rate": round(n_real / max(1, len(real)), 6),
                           "synthetic_violation_rate": round(n_synth / max(1, len(synthetic)), 6)})
         return rates
@@ -336,10 +381,25 @@ def with_declared(found: RuleSet, rules: list[Declared], df: pd.DataFrame,
             made.append(_lookup_rule(df, list(d.sources), d.target))
         else:
             made.append(Rule("equal", list(d.sources), d.target, len(df)))
+    for r in made:
+        r.declared = True
     targets, same = {r.target for r in made}, {r.describe() for r in made}
     kept = [r for r in found.rules if r.target not in targets and r.describe() not in same
             and not (r.kind == "null_together" and targets & set(r.sources))]
-    return RuleSet(kept + made, [r for r in found.near if r.target not in targets])
+    return RuleSet(kept + made, [r for r in found.near if r.target not in targets],
+                   [r for r in found.unenforced if r.target not in targets])
+
+
+def keeping(found: RuleSet, texts: list[str]) -> tuple[RuleSet, list[str]]:
+    """The rules found, only those described by one of `texts` enforced (a schema's
+    `discovered_rules`, edited by hand), the others reported as not enforced; and the texts
+    no rule found matches."""
+    wanted = set(texts)
+    kept = [r for r in found.rules if r.describe() in wanted]
+    described = {r.describe() for r in found.rules + found.unenforced}
+    return (RuleSet(kept, found.near, [r for r in found.rules if r.describe() not in wanted]
+                    + found.unenforced),
+            [t for t in texts if t not in described])
 
 
 # ------------------------------------------------------------------ discovery
@@ -368,6 +428,12 @@ def discover(df: pd.DataFrame, encoder: TableEncoder, kinds: tuple[str, ...] = K
     rank = {c: i for i, c in enumerate(order)}
     rules: list[Rule] = []
     derived: set[str] = set()
+    # numbers with continuous values, sorted once for every category tried against them
+    ranged = {c: (x, np.argsort(x, kind="stable")) for c in usable
+              if isinstance(encoders[c], NumericEncoder) and c not in closed
+              and pd.api.types.is_numeric_dtype(df[c])
+              for x in [df[c].to_numpy(dtype="float64", na_value=np.nan)]} \
+        if "band" in kinds else {}
     for target in order:
         if n_levels[target] < 2:
             continue
@@ -375,7 +441,10 @@ def discover(df: pd.DataFrame, encoder: TableEncoder, kinds: tuple[str, ...] = K
                 or "date_part" in kinds and _find_date_part(df, target, encoders, parts)
                 or ("lookup" in kinds and target in plain
                     and _find_lookup(df, target, [c for c in closed if rank[c] < rank[target]],
-                                     codes, n_levels, groups))) or None
+                                     codes, n_levels, groups))
+                or ("band" in kinds and target in plain and target in closed
+                    and n_levels[target] <= MAX_BAND_LEVELS
+                    and _find_band_rule(df, target, ranged, codes))) or None
         if rule is not None:
             rules.append(rule)
             derived.add(target)
@@ -410,7 +479,45 @@ def discover(df: pd.DataFrame, encoder: TableEncoder, kinds: tuple[str, ...] = K
     # not enforced, so it cannot fight a rule that reads or sets the same column)
     near = _find_near_lookups(df, [c for c in usable if c in plain and c not in derived],
                               closed, codes, n_levels) if "lookup" in kinds else []
-    return RuleSet(orders + combinations + exclusive + together + rules, near)
+    grouped = {c for r in together for c in (r.target, *r.sources)}
+    composed = _find_composed(df, derived | taken | grouped, encoders) \
+        if "composed" in kinds else []
+    # composed texts last: their sources are final by then
+    found = orders + combinations + exclusive + together + rules + composed
+    if len(found) <= MAX_RULES:
+        return RuleSet(found, near)
+    strongest = set(sorted(range(len(found)), key=lambda i: -found[i].support)[:MAX_RULES])
+    return RuleSet([r for i, r in enumerate(found) if i in strongest], near,
+                   [r for i, r in enumerate(found) if i not in strongest])
+
+
+def _find_band_rule(df, target, ranged, codes) -> Rule | None:
+    for source, (x, order) in ranged.items():
+        ranges = find_band(x, order, codes[target])
+        if ranges is None:
+            continue
+        stored = band_keys(x, order, df[target], ranges, _plain)
+        if stored is not None:
+            return Rule("band", [source], target, int((~np.isnan(x)).sum()),
+                        keys=stored[0], values=stored[1])
+    return None
+
+
+def _find_composed(df, taken, encoders) -> list[Rule]:
+    """Texts made of two other text columns; a composed text is no other's source."""
+    texts = [c for c in df.columns if df[c].dtype == object and encoders[c].kind != "constant"
+             and df[c].map(type).isin((str, float)).all()]
+    found: list[Rule] = []
+    for target in texts:
+        if target in taken:
+            continue
+        sources = [c for c in texts if c != target and c not in {r.target for r in found}]
+        hit = find_composed(df, target, sources)
+        if hit is not None:
+            first, sep, second = hit
+            found.append(Rule("composed", [first, second], target,
+                              int(df[target].notna().sum()), separator=sep))
+    return [r for r in found if not {r.target} & {s for f in found for s in f.sources}]
 
 
 def _find_exclusive(df, columns, encoders) -> list[Rule]:

@@ -53,7 +53,7 @@ ZONED_DTYPE = re.compile(r"datetime64\[ns, ([^\]]+)\]")
 
 WITNESS_FROM_ROWS = 2_000  # below this, checking every row is as cheap
 COLUMN_FIELDS = ("kind", "dtype", "nullable", "min", "max", "categories", "unique", "regex")
-TABLE_FIELDS = ("name", "description", "columns", "sensitive", "rules")
+TABLE_FIELDS = ("name", "description", "columns", "sensitive", "rules", "discovered_rules")
 
 MAX_INFERRED_CATEGORIES = 100
 MAX_EXAMPLES = 5  # offending values shown per broken rule
@@ -140,6 +140,9 @@ class TableSchema:
     description: str = ""
     sensitive: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)  # declared rules (synthvae.declared)
+    # Rules found in the training rows that sampling keeps, as a draft lists them: a line
+    # deleted is no longer enforced. None: every rule found is kept.
+    discovered_rules: list[str] | None = None
     _pandera: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -191,6 +194,8 @@ class TableSchema:
             doc["sensitive"] = list(self.sensitive)
         if self.rules:
             doc["rules"] = list(self.rules)
+        if self.discovered_rules is not None:
+            doc["discovered_rules"] = list(self.discovered_rules)
         # default_flow_style=None puts a column without categories on one line and keeps
         # category lists as wrapped [a, b, c]: close to the hand-written style.
         return yaml.safe_dump(
@@ -260,8 +265,13 @@ def _parse_schema(raw: Any, where: str, default_name: str) -> TableSchema:
         problem = _order_problem(rule, columns)
         if problem:
             raise InputError(f"{where}: {problem}")
+    found = raw.get("discovered_rules")
+    if found is not None and (not isinstance(found, list)
+                              or not all(isinstance(t, str) for t in found)):
+        raise InputError(f"{where}: 'discovered_rules' must be a list of rules as a draft "
+                         f"schema lists them (delete a line to stop enforcing that rule)")
     return TableSchema(name=name, columns=columns, description=description, sensitive=sensitive,
-                       rules=list(rules))
+                       rules=list(rules), discovered_rules=None if found is None else list(found))
 
 
 def _order_problem(rule: declared.Declared, columns: dict[str, ColumnSpec]) -> str | None:

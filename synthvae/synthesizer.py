@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -34,7 +35,7 @@ from .io import InputError, ordered_map  # noqa: E402
 from .memory import concat_chunks, small_pages  # noqa: E402
 from .model import VAE, Constraints, VAEConfig  # noqa: E402
 from .prior import GaussianMixturePrior  # noqa: E402
-from .rules import KINDS, RuleSet, discover, with_declared  # noqa: E402
+from .rules import KINDS, RuleSet, discover, keeping, with_declared  # noqa: E402
 from . import declared  # noqa: E402
 from .schema import SchemaViolation  # noqa: E402
 from .dp import check_privacy_budget, default_delta, train_private  # noqa: E402
@@ -103,6 +104,9 @@ class Synthesizer:
     `"code is determined by name"`; see `synthvae.declared`): every training row must keep
     them (InputError naming the rule and the rows otherwise, before any training), and every
     sampled row does; with `rules=False` too.
+    `keep_rules` (a schema's `discovered_rules`, as `Rule.describe` words them) enforces
+    only the rules found that it lists; the others are learned and reported as not
+    enforced. A listed rule not found in the training rows is warned about. None: all.
     `progress` shows a progress bar on stderr for `fit` (epochs, with the latest losses) and
     `sample` (rows): True always, False never, None (the default) when stderr is a terminal,
     so logs, CI and workers get none. `verbose` prints a line per epoch to stdout.
@@ -123,6 +127,7 @@ class Synthesizer:
                  validation_fraction: float = 0.1, max_seconds: float | None = None,
                  prior_components: int = 20, calibrate: bool = True,
                  rules: bool | list[str] = True, declared_rules: list[str] | None = None,
+                 keep_rules: list[str] | None = None,
                  column_kinds: dict[str, str] | None = None,
                  protect_below: int = 1,
                  random_state: int | None = None, verbose: bool = False,
@@ -149,6 +154,7 @@ class Synthesizer:
         self.calibrate = calibrate
         self.rules = rules
         self.declared_rules = declared_rules
+        self.keep_rules = keep_rules
         self.column_kinds = column_kinds
         self.protect_below = protect_below
         self.random_state = random_state
@@ -213,9 +219,15 @@ class Synthesizer:
         encoded = time.perf_counter()
         kinds = KINDS if self.rules is True else (self.rules,) if isinstance(self.rules, str) \
             else tuple(self.rules or ())
-        self.rules_ = with_declared(
-            discover(df, self.encoder_, kinds) if kinds and not private else RuleSet([]),
-            declared_rules, df, self.encoder_)
+        found = discover(df, self.encoder_, kinds) if kinds and not private else RuleSet([])
+        if self.keep_rules is not None and not private:
+            found, missing = keeping(found, list(self.keep_rules))
+            if missing:
+                warnings.warn(f"{len(missing)} rule(s) listed to keep were not found in the "
+                              f"training rows, so are not enforced (declare a rule the data "
+                              f"cannot show in the schema's rules): {'; '.join(missing[:5])}",
+                              stacklevel=2)
+        self.rules_ = with_declared(found, declared_rules, df, self.encoder_)
         train_data = (continuous[fit_rows], discrete[fit_rows])
         self.fit_timings_ = {"encoders": round(encoded - start, 2),
                              "rules": round(time.perf_counter() - encoded, 2)}
@@ -580,7 +592,8 @@ class Synthesizer:
             "fit_seconds": self.fit_seconds_, "history": [asdict(h) for h in self.history_],
             "dp": {"epsilon_spent": self.dp_epsilon_spent_, "delta": self.dp_delta_},
             "calibration": self.calibration_, "rules": self.rules_.to_list(),
-            "near_rules": self.rules_.near_list(), "numeric_bins": self.numeric_bins_,
+            "near_rules": self.rules_.near_list(),
+            "unenforced_rules": self.rules_.unenforced_list(), "numeric_bins": self.numeric_bins_,
         }
         save_tensors({k: v.contiguous() for k, v in self.model_.state_dict().items()},
                      str(path / "model.safetensors"))
@@ -619,7 +632,8 @@ class Synthesizer:
             dp = meta.get("dp") or {}
             self.dp_epsilon_spent_, self.dp_delta_ = dp.get("epsilon_spent"), dp.get("delta")
             self.calibration_ = meta.get("calibration")  # absent from older models
-            self.rules_ = RuleSet.from_list(meta.get("rules"), meta.get("near_rules"))
+            self.rules_ = RuleSet.from_list(meta.get("rules"), meta.get("near_rules"),
+                                             meta.get("unenforced_rules"))
             self.numeric_bins_ = meta.get("numeric_bins", 0)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
             raise ModelFileError(f"{meta_file} and {path / 'arrays.safetensors'} do not make "

@@ -115,10 +115,10 @@ def test_report_lists_each_rule_with_real_and_synthetic_violation_rates(generate
     assert [r for r in report["rules"] if r["kind"] != "near"] == [{
         "rule": "workclass, occupation are null in the same rows", "kind": "null_together",
         "sources": ["occupation"], "target": "workclass", "support": 800, "holds": 1.0,
-        "real_violation_rate": 0.0, "synthetic_violation_rate": 0.0}, {
+        "enforced": True, "real_violation_rate": 0.0, "synthetic_violation_rate": 0.0}, {
         "rule": "education-num is determined by education", "kind": "lookup",
         "sources": ["education"], "target": "education-num", "support": 800, "holds": 1.0,
-        "real_violation_rate": 0.0, "synthetic_violation_rate": 0.0}]
+        "enforced": True, "real_violation_rate": 0.0, "synthetic_violation_rate": 0.0}]
     for near in (r for r in report["rules"] if r["kind"] == "near"):
         assert 0.99 <= near["holds"] < 1 and near["real_violation_rate"] > 0
     assert "education-num is determined by education" in (output / "report.html").read_text()
@@ -136,6 +136,19 @@ def test_input_without_schema_writes_a_draft_schema(run_cli, sample_csv, tmp_pat
     synthetic = read_table(output / "synthetic.csv")
     validate(synthetic, load_schema(draft), what="synthetic sample")
     assert json.loads((output / "report.json").read_text())["schema"]["inferred"] is True
+    # the draft lists the rules found; a line deleted there is no longer enforced
+    listed = load_schema(draft).discovered_rules
+    assert "education-num is determined by education" in listed
+    edited = load_schema(draft)
+    edited.discovered_rules = [r for r in listed if not r.startswith("education-num")]
+    result = run_cli("flows.generate", "--input", sample_csv, "--schema",
+                     edited.save_yaml(tmp_path / "edited.yaml"), "--output", tmp_path / "again",
+                     *QUICK)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rules = {r["rule"]: r for r in
+             json.loads((tmp_path / "again" / "report.json").read_text())["rules"]}
+    assert rules["education-num is determined by education"]["enforced"] is False
+    assert all(rules[r]["enforced"] for r in edited.discovered_rules)
 
 
 def test_where_conditions_hold_on_every_row_and_scores_use_matching_real_rows(

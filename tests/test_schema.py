@@ -124,6 +124,8 @@ def test_unknown_field_in_yaml_names_the_column_and_field(tmp_path):
         ("columns:\n  a: {dtype: str}\nsensitive: [b]\n", "'sensitive' names unknown"),
         ("columns:\n  a: {dtype: str\n", "is not valid YAML"),
         ("colums:\n  a: {dtype: str}\n", "unknown top-level field"),
+        ("columns:\n  a: {dtype: str}\ndiscovered_rules: a = b\n",
+         "'discovered_rules' must be a list"),
     ],
 )
 def test_bad_schema_files_give_one_line_input_errors(tmp_path, text, expected):
@@ -408,3 +410,11 @@ def test_rows_of_a_table_with_its_own_index_are_named_by_that_index(adult, adult
         validate(bad, adult_schema)
     assert "(rows by the table's index)" in str(caught.value)
     assert "-5 at row 1003" in str(caught.value)
+
+
+def test_discovered_rules_round_trip_and_an_empty_list_is_kept(adult, tmp_path):
+    schema = infer_schema(adult, "adult")
+    assert schema.discovered_rules is None and "discovered_rules" not in schema.to_yaml()
+    for listed in (["education-num is determined by education"], []):
+        schema.discovered_rules = listed
+        assert load_schema(schema.save_yaml(tmp_path / "s.yaml")).discovered_rules == listed

@@ -92,14 +92,17 @@ class Detection(_Part):
 
 class RuleScore(_Part):
     rule: str = _f("the rule in words")
-    kind: str = _f("equal, lookup, date_part, order, combination, exclusive; near for a "
-                   "near-rule")
+    kind: str = _f("equal, lookup, date_part, order, combination, exclusive, null_together, "
+                   "band, composed; near for a near-rule")
     sources: list[str] = _f("the columns the rule reads")
     target: str | None = _f("the column it sets")
     support: int | None = _f("training rows the rule was found on", "rows")
     holds: float | None = _f("share of training rows that keep it: 1 for a rule, enforced in "
                              "every synthetic row; under 1 for a near-rule (kind 'near'), "
                              "learned, not enforced", "share", default=None)
+    enforced: bool | None = _f("whether sampling keeps it by construction: false for a near-rule "
+                               "and for rules past the cap a wide table's hundreds of "
+                               "dependencies reach", default=None)
     real_violation_rate: float = _f("share of real rows breaking it", "share")
     synthetic_violation_rate: float = _f("share of synthetic rows breaking it", "share")
 

@@ -8,7 +8,7 @@ each step in a task and adds retries, logging and artifacts. Usable without Pref
 from __future__ import annotations
 
 import platform
-from dataclasses import asdict
+from dataclasses import asdict, replace
 import shutil
 from collections.abc import Callable, Iterator
 from importlib import metadata
@@ -58,6 +58,7 @@ def fit(train: pd.DataFrame, schema: TableSchema, options: RunOptions, model_dir
     synthesizer = Synthesizer(
         random_state=options.seed, max_seconds=options.max_seconds,
         column_kinds=schema.kinds(), declared_rules=schema.rules,
+        keep_rules=schema.discovered_rules,
         dp_epsilon=options.dp_epsilon, dp_delta=options.dp_delta, progress=progress,
         **({"epochs": options.epochs} if options.epochs is not None else {}),
     )
@@ -65,7 +66,7 @@ def fit(train: pd.DataFrame, schema: TableSchema, options: RunOptions, model_dir
     synthesizer.fit(train, on_epoch=on_epoch and (
         lambda stats: on_epoch(stats, synthesizer.train_config_.epochs)))
     synthesizer.save(model_dir)
-    _save_schema(schema, schema_path, model_dir)
+    _save_schema(with_discovered(schema, synthesizer), schema_path, model_dir)
     history = synthesizer.history_
     return synthesizer, {
         "epochs_run": len(history),
@@ -210,6 +211,15 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
     return found
+
+
+def with_discovered(schema: TableSchema, model: Synthesizer) -> TableSchema:
+    """`schema` listing the rules found in the training rows that sampling keeps, to be
+    reviewed and edited in a draft, where it lists none yet."""
+    if schema.discovered_rules is not None:
+        return schema
+    return replace(schema, discovered_rules=[r.describe() for r in model.rules_.rules
+                                             if not r.declared])
 
 
 def _save_schema(schema: TableSchema, path: Path | None, model_dir: Path) -> None:

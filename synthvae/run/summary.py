@@ -150,13 +150,16 @@ def _detection_line(report: RunReport) -> str:
 
 
 def _rules_line(report: RunReport) -> str:
-    kept = [r for r in report.rules if r.kind != "near"]
+    kept = [r for r in report.rules if r.kind != "near" and r.enforced is not False]
+    past = [r for r in report.rules if r.kind != "near" and r.enforced is False]
     near = [r for r in report.rules if r.kind == "near"]
     broken = [r for r in kept if r.synthetic_violation_rate > 0]
     line = (f"  rules every training row keeps: {len(kept)}, "
             + ("broken in synthetic rows: " + "; ".join(
                 f"{r.rule} ({r.synthetic_violation_rate:.2%})" for r in broken[:3])
                if broken else "kept in every synthetic row"))
+    if past:
+        line += f"; {len(past)} more past the cap, learned, not enforced"
     if near:
         gap = max(near, key=lambda r: abs(r.synthetic_violation_rate - r.real_violation_rate))
         line += (f"; near-rules (most rows keep them; learned, not enforced): {len(near)}, "
