@@ -63,7 +63,9 @@ MIN_ROWS_PER_PAIR = 10
 MAX_COMBINATION_PAIRS = 50_000  # pairs a rule may store
 LOWER_FROM_TIES = 0.1  # an order whose columns are equal in this share of rows is lowered
 # Near-rules: a column determined by another in most rows but not all is learned by the model
-# as usual, not enforced; it is reported with its violation rate in real and synthetic rows.
+# as usual; where the model breaks it more often than the training rows do, the surplus of
+# rows breaking it take the value the source determines, so the rate matches the real one.
+# Each is reported with its violation rate in real and synthetic rows.
 NEAR_HOLDS = 0.99  # the share of rows a near-rule holds in, at least (and under 1)
 NEAR_MODE_MAX = 0.95  # a target whose commonest value is this common is near-constant, no rule
 NEAR_ROWS_PER_VALUE = 20  # rows per source value on average, so purity is not memorisation
@@ -130,10 +132,17 @@ class RuleSet:
     def __init__(self, rules: list[Rule], near: list[Rule] | None = None,
                  unenforced: list[Rule] | None = None):
         self.rules = rules
-        self.near = near or []  # near-rules: reported, never applied
+        self.near = near or []  # near-rules: reported, and held to their real rate
         self.unenforced = unenforced or []  # rules past MAX_RULES: reported, never applied
         self._unenforced = RuleSet(self.unenforced) if self.unenforced else None
         self._near_lookups = [_lookup_table(r) for r in self.near]
+        # A near-rule's target that a rule reads or sets is left as drawn: changing it after
+        # that rule ran could break it. But for a combination of the near-rule's own source
+        # beside its target: a source value and the value it determines are a seen pair.
+        self._near_held = [i for i, n in enumerate(self.near) if not any(
+            n.target == r.target or (n.target in r.sources and not (
+                r.kind == "combination" and r.sources == [n.target] and [r.target] == n.sources))
+            for r in rules)]
         # Built once here, not per chunk: sampling threads share the set.
         self._lookups = {i: _lookup_table(r) for i, r in enumerate(rules) if r.kind == "lookup"}
         self._pairs = {i: _Pairs(r) for i, r in enumerate(rules) if r.kind == "combination"}
@@ -175,8 +184,17 @@ class RuleSet:
         """`rows` (decoded from the model) with every rule made to hold, in place, but those
         setting a column in `skip` (see `through_sources`; a combination whose target is in
         `skip` redraws its source instead). `rng` draws what combination rules redraw."""
-        if not self.rules or not len(rows):
+        if not len(rows):
             return rows
+        rng = rng if rng is not None else np.random.default_rng(0)
+        if self.rules:
+            self._apply_rules(rows, encoder, skip, rng)
+        for i in self._near_held:
+            if self.near[i].target not in skip:
+                self._hold_near(rows, i, rng)
+        return rows
+
+    def _apply_rules(self, rows: pd.DataFrame, encoder: TableEncoder, skip, rng) -> None:
         encoders = {e.name: e for e in encoder.encoders_}
         # Orders first (their columns are no other rule's target), then combinations (in
         # discovery order, which puts a rule's source before it), then the rest: each may
@@ -184,7 +202,6 @@ class RuleSet:
         orders = [r for r in self.rules if r.kind == "order"]
         if orders:
             _put_in_order(rows, orders, encoders)
-        rng = rng if rng is not None else np.random.default_rng(0)
         for i, r in enumerate(self.rules):
             if r.kind != "combination":
                 continue
@@ -210,7 +227,32 @@ class RuleSet:
             if r.kind not in ("order", "combination", "exclusive", "null_together") \
                     and r.target not in skip:
                 rows[r.target] = self._expected(i, r, rows, encoders)
-        return rows
+
+    def _hold_near(self, rows: pd.DataFrame, i: int, rng: np.random.Generator) -> None:
+        """Near-rule `i` broken in about as many of `rows` as in the training rows: of the
+        rows breaking it beyond that share, a random choice take the value the source
+        determines (the others keep what the model drew, exceptions as the real rows have)."""
+        r = self.near[i]
+        expected, known = self._near_expected(rows, i)
+        actual = rows[r.target].astype(object).to_numpy()[known]
+        broken = ~((expected == actual) | (pd.isna(expected) & pd.isna(actual)))
+        surplus = int(broken.sum() - round((1 - r.holds) * known.sum()))
+        if surplus <= 0:
+            return
+        fix = rng.choice(np.flatnonzero(broken), surplus, replace=False)
+        out = rows[r.target].astype(object).to_numpy(copy=True)
+        out[np.flatnonzero(known)[fix]] = expected[fix]
+        rows[r.target] = _cast_like(out, rows[r.target])
+
+    def _near_expected(self, df: pd.DataFrame, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """The value near-rule `i` expects in each row of `df` whose source value training
+        rows hold, and which rows those are."""
+        r = self.near[i]
+        levels, index, values = self._near_lookups[i]
+        codes = [_codes(df[s], lv) for s, lv in zip(r.sources, levels)]
+        found = index.get_indexer(_combine(codes, levels))
+        known = found >= 0
+        return values[found[known]], known
 
     def _expected(self, i: int, r: Rule, rows: pd.DataFrame, encoders: dict) -> pd.Series:
         """The target column as rule `i` sets it from its sources in `rows`."""
@@ -344,13 +386,9 @@ class RuleSet:
     def near_violations(self, df: pd.DataFrame, i: int) -> int:
         """How many rows of `df` break near-rule `i` (take another value than the one most
         training rows with the same source value take)."""
-        r = self.near[i]
-        levels, index, values = self._near_lookups[i]
-        codes = [_codes(df[s], lv) for s, lv in zip(r.sources, levels)]
-        found = index.get_indexer(_combine(codes, levels))
-        known = found >= 0
-        expected = pd.Series(values[found[known]], dtype=object)
-        actual = df[r.target][known].astype(object).reset_index(drop=True)
+        expected, known = self._near_expected(df, i)
+        expected = pd.Series(expected, dtype=object)
+        actual = df[self.near[i].target][known].astype(object).reset_index(drop=True)
         same = (expected == actual) | (expected.isna() & actual.isna())
         return int((~same).sum())
 

@@ -162,7 +162,7 @@ def _rules_line(report: RunReport) -> str:
         line += f"; {len(past)} more past the cap, learned, not enforced"
     if near:
         gap = max(near, key=lambda r: abs(r.synthetic_violation_rate - r.real_violation_rate))
-        line += (f"; near-rules (most rows keep them; learned, not enforced): {len(near)}, "
+        line += (f"; near-rules (most rows keep them; held to the real rate): {len(near)}, "
                  f"largest gap {gap.rule}: broken in {gap.synthetic_violation_rate:.2%} of "
                  f"synthetic rows, {gap.real_violation_rate:.2%} of real")
     return line + " (report.json: rules)"

@@ -111,8 +111,9 @@ def rules_section(report) -> str:
     return ('<section id="rules"><h2>Rules</h2><p class="muted">Rules every training row '
             "keeps, found at fit time; sampling makes every synthetic row keep them too. "
             "Near-rules (kind near) hold in most training rows, not all: the model learns "
-            "them like any other pattern, and how often each table breaks them is shown "
-            "side by side. A wide table's rules past the cap of those enforced are marked "
+            "them like any other pattern, rows breaking one more often than the real rows "
+            "do are given the value its source determines until the rates match, and how "
+            "often each table breaks them is shown side by side. A wide table's rules past the cap of those enforced are marked "
             "not enforced: learned, and reported the same way.</p>"
             "<table><tr><th>rule</th><th>kind</th><th>rows seen</th><th>real rows breaking it"
             f"</th><th>synthetic rows breaking it</th></tr>{rows}</table></section>")
