@@ -78,7 +78,8 @@ def band_values(x: np.ndarray, keys: list[list[Any]], values: list[Any],
     return out
 
 
-def band_span(keys: list[list[Any]], wanted: np.ndarray) -> tuple[float | None, float | None] | None:
+def band_span(keys: list[list[Any]], wanted: np.ndarray
+              ) -> tuple[float | None, float | None] | None:
     """The range of the number (low, high; None for open) whose values fall in the ranges
     where `wanted` (per stored range) holds; None when those are not one unbroken span or
     only the null entry holds."""

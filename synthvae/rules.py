@@ -119,7 +119,8 @@ class Rule:
                 "exclusive": f"{src} and {self.target} are never both non-zero",
                 "null_together": f"{self.target}, {src} are null in the same rows",
                 "band": f"{self.target} is set by ranges of {src}",
-                "composed": f"{self.target} = {' + '.join([self.sources[0], repr(self.separator), *self.sources[1:]])}"
+                "composed": f"{self.target} = "
+                            + " + ".join([self.sources[0], repr(self.separator), *self.sources[1:]]),
                 }[self.kind]
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,7 +177,8 @@ class RuleSet:
     def from_list(cls, items: list[dict[str, Any]] | None,
                   near: list[dict[str, Any]] | None = None,
                   unenforced: list[dict[str, Any]] | None = None) -> RuleSet:
-        return cls(*([Rule(**item) for item in group or []] for group in (items, near, unenforced)))
+        return cls(*([Rule(**item) for item in group or []]
+                     for group in (items, near, unenforced)))
 
     def apply(self, rows: pd.DataFrame, encoder: TableEncoder,
               skip: set[str] | frozenset = frozenset(),
@@ -544,7 +546,7 @@ def _find_band_rule(df, target, ranged, codes) -> Rule | None:
 def _find_composed(df, taken, encoders) -> list[Rule]:
     """Texts made of two other text columns; a composed text is no other's source."""
     texts = [c for c in df.columns if df[c].dtype == object and encoders[c].kind != "constant"
-             and df[c].map(type).isin((str, float)).all()]
+             and pd.api.types.infer_dtype(df[c], skipna=True) == "string"]
     found: list[Rule] = []
     for target in texts:
         if target in taken:

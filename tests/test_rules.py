@@ -529,7 +529,8 @@ def test_sampled_rows_keep_bands_and_composed_texts(labelled, tmp_path):
     assert top["weight_band"].isin(["high", "top"]).all() and (top["fnlwgt"] > 200_000).all()
     model.save(tmp_path)
     loaded = Synthesizer.load(tmp_path)
-    assert [r.describe() for r in loaded.rules_.rules] == [r.describe() for r in model.rules_.rules]
+    assert [r.describe() for r in loaded.rules_.rules] == [
+        r.describe() for r in model.rules_.rules]
     pd.testing.assert_frame_equal(loaded.sample(500, random_state=3),
                                   model.sample(500, random_state=3))
 

@@ -99,7 +99,8 @@ class RuleScore(_Part):
     support: int | None = _f("training rows the rule was found on", "rows")
     holds: float | None = _f("share of training rows that keep it: 1 for a rule, enforced in "
                              "every synthetic row; under 1 for a near-rule (kind 'near'), "
-                             "learned and held to the real rows' rate, not enforced", "share", default=None)
+                             "learned and held to the real rows' rate, not enforced", "share",
+                             default=None)
     enforced: bool | None = _f("whether sampling keeps it by construction: false for a near-rule "
                                "and for rules past the cap a wide table's hundreds of "
                                "dependencies reach", default=None)

@@ -103,7 +103,8 @@ def rules_section(report) -> str:
         return ""
     rows = "".join(
         f"<tr><td>{esc(r.get('rule'))}</td><td>{esc(r.get('kind'))}"
-        f"{' (not enforced)' if r.get('enforced') is False and r.get('kind') != 'near' else ''}</td>"
+        f"{' (not enforced)' if r.get('enforced') is False and r.get('kind') != 'near' else ''}"
+        "</td>"
         f"<td class=num>{fmt(r.get('support'))}</td>"
         f"<td class=num>{pct(r.get('real_violation_rate'))}</td>"
         f"<td class=num>{pct(r.get('synthetic_violation_rate'))}</td></tr>"
@@ -113,7 +114,8 @@ def rules_section(report) -> str:
             "Near-rules (kind near) hold in most training rows, not all: the model learns "
             "them like any other pattern, rows breaking one more often than the real rows "
             "do are given the value its source determines until the rates match, and how "
-            "often each table breaks them is shown side by side. A wide table's rules past the cap of those enforced are marked "
-            "not enforced: learned, and reported the same way.</p>"
+            "often each table breaks them is shown side by side. A wide table's rules past "
+            "the cap of those enforced are marked not enforced: learned, and reported the "
+            "same way.</p>"
             "<table><tr><th>rule</th><th>kind</th><th>rows seen</th><th>real rows breaking it"
             f"</th><th>synthetic rows breaking it</th></tr>{rows}</table></section>")
