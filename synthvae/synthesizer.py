@@ -87,8 +87,8 @@ class Synthesizer:
     `calibrate=True` matches the sampled rows' class shares (null rates included) to the
     training rows' after training (`synthvae.calibration`; not under DP). `protect_below=k`:
     a category, or a repeated number, seen in fewer than k training rows is never generated
-    as it is (a value one person has singles them out). Off (1) by default: at 5 it cost
-    fidelity on the real-table corpus (see docs/design.md).
+    as it is (a value one or two people have singles them out); 3 by default, 1 turns it off
+    (see docs/design.md).
     `numeric_bins=k` (k > 1) models each number and date as one of up to k ranges, then a
     position within it (`synthvae.columns.numeric`): it lets a value given the rest of its
     row have several modes; 0 is one Gaussian per value. "auto" (the default) takes 32 for
@@ -129,7 +129,7 @@ class Synthesizer:
                  rules: bool | list[str] = True, declared_rules: list[str] | None = None,
                  keep_rules: list[str] | None = None,
                  column_kinds: dict[str, str] | None = None,
-                 protect_below: int = 1,
+                 protect_below: int = 3,
                  random_state: int | None = None, verbose: bool = False,
                  progress: bool | None = None, device: str = "auto"):
         self.epochs = epochs

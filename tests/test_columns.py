@@ -87,6 +87,22 @@ def test_values_seen_in_fewer_than_five_rows_are_not_given_back(adult):
     assert (gain == gain.round()).all() and gain.between(0, adult["capital-gain"].max()).all()
 
 
+def test_protected_categories_come_back_as_the_least_common_levels_kept(adult):
+    counts = adult["native-country"].value_counts()
+    protected = adult["native-country"].map(counts) < 5
+    table = TableEncoder(protect_below=5).fit(adult, np.random.default_rng(0))
+    continuous, discrete = table.encode(adult)
+    out = table.decode(continuous, discrete, np.random.default_rng(1))["native-country"]
+    # their share goes to the tail of levels seen at least 5 times, not onto the commonest
+    stand_ins = out[protected.to_numpy()]
+    assert stand_ins.isin(counts.index[counts >= 5]).all()
+    assert stand_ins.map(counts).max() < counts.iloc[1]
+    assert (out == counts.index[0]).sum() == counts.iloc[0]
+    # and a model file keeps no protected level whole
+    meta, _ = table.encoders_[list(adult.columns).index("native-country")].state()
+    assert not set(counts.index[counts < 5]) & set(meta["levels"] + meta["rare_levels"])
+
+
 def test_table_encoding_gives_float32_features_and_int64_codes_of_the_declared_widths(adult):
     table = TableEncoder().fit(adult, np.random.default_rng(0))
     continuous, discrete = table.encode(adult)

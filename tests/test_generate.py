@@ -201,13 +201,14 @@ def test_report_holds_the_privacy_evidence_and_an_html_report(generated):
 
 
 def test_a_run_that_fails_the_privacy_gate_publishes_no_rows(run_cli, adult_sample, tmp_path):
-    """60 rows trained for 300 epochs are memorised: the gate must stop them."""
+    """60 rows trained for 300 epochs, rare values unprotected, are memorised: the gate must
+    stop them."""
     tiny = tmp_path / "tiny.csv"
     adult_sample.head(75).to_csv(tiny, index=False)
     output = tmp_path / "gated"
     result = run_cli(
         "flows.generate", "--input", tiny, "--schema", ADULT_SCHEMA, "--output", output,
-        "--epochs", "300", "--rows", "2000", "--privacy-gate",
+        "--epochs", "300", "--rows", "2000", "--privacy-gate", "--protect-below", "1",
     )
     assert result.returncode == 3, result.stderr[-3000:]
     assert "privacy gate failed" in result.stderr and "must be" in result.stderr

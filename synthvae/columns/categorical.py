@@ -32,15 +32,20 @@ class CategoricalEncoder(ColumnEncoder):
         # NaN, None and pd.NA in one object column are one null level, not three.
         counts = s.value_counts(dropna=True, sort=True)
         counts = counts[counts > 0]  # a categorical's unused categories are not levels
-        # Value protection: levels this rare are not learned, so never generated; their rows
-        # train as the most common level (unseen values encode so). Not where every level is
-        # that rare: such a column (a tiny table's) would have nothing left to learn.
+        # Value protection: levels this rare are not learned, so never generated. Their rows
+        # train as the shared rare class, which decodes to the least common levels kept (as
+        # many as their share needs): the column keeps a long tail of seldom values, where
+        # pouring that share into its commonest level would be a spike no real sample has.
+        # Not where every level is that rare: such a column (a tiny table's) would have
+        # nothing left to learn.
         common = counts >= self.protect_below
         self.protected_hashes_ = np.zeros(0, np.uint64)
+        stand_ins = counts.iloc[:0]
         if common.any() and not common.all():
             # Kept as hashes, so real rows holding them still encode (as seen values) while
             # the model file keeps no protected value whole.
             self.protected_hashes_ = np.unique(_hashes(counts.index[~common]))
+            stand_ins = _stand_ins(counts[common], int(counts[~common].sum()))
             counts = counts[common]
         n_null = int(s.isna().sum())
         if n_null:
@@ -51,6 +56,9 @@ class CategoricalEncoder(ColumnEncoder):
         self.levels_ = values[:keep]
         self.rare_levels_ = values[keep:]
         tail = counts.to_numpy()[keep:].astype(np.float64)
+        if len(stand_ins):  # the rare class also stands in for the protected levels
+            self.rare_levels_ += [to_json_value(v) for v in stand_ins.index]
+            tail = np.concatenate([tail, stand_ins.to_numpy().astype(np.float64)])
         self.rare_probs_ = tail / tail.sum() if len(tail) else np.zeros(0)
         self.n_continuous = 0
         self.cardinalities = [len(self.levels_) + (1 if self.rare_levels_ else 0)]
@@ -64,13 +72,19 @@ class CategoricalEncoder(ColumnEncoder):
         self._nulls = np.array([v is None for v in self.levels_] + [False])
         # For decoding to a pandas categorical: every value seen, as categories, and each
         # model class's (and each rare level's) code among them; -1 is null.
-        seen = [v for v in self.levels_ + self.rare_levels_ if v is not None]
+        seen = [v for v in self._all_levels() if v is not None]
         code = {v: i for i, v in enumerate(seen)}
         self._categories = seen
         self._category_codes = np.array([code.get(v, -1) for v in self.levels_] + [-1])
         self._rare_codes = np.array([code.get(v, -1) for v in self.rare_levels_], dtype=np.int64)
         self.decodes_to_category = (self.dtype == "object" and self.categories_ is None
                                     and bool(seen) and all(isinstance(v, str) for v in seen))
+
+    def _all_levels(self) -> list[Any]:
+        """Every value the column can decode to, once each: a protected level's stand-ins
+        may be model classes as well as rare-class values."""
+        unique = dict.fromkeys(_null_token(v) for v in self.levels_ + self.rare_levels_)
+        return [None if v is _NULL else v for v in unique]
 
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
         keys = s.astype(object).where(s.notna(), _NULL)
@@ -107,7 +121,7 @@ class CategoricalEncoder(ColumnEncoder):
 
     def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
         keys = s.astype(object).where(s.notna(), _NULL)
-        seen = pd.Index([_null_token(v) for v in self.levels_ + self.rare_levels_])
+        seen = pd.Index([_null_token(v) for v in self._all_levels()])
         unseen = (seen.get_indexer(keys) < 0)
         if unseen.any() and len(self.protected_hashes_):
             unseen &= ~(np.isin(_hashes(s), self.protected_hashes_) & s.notna().to_numpy())
@@ -184,7 +198,7 @@ class CategoricalEncoder(ColumnEncoder):
                              f"rows; seen: {self._seen()}")
 
     def _seen(self, most: int = 20) -> str:
-        seen = [v for v in self.levels_ + self.rare_levels_]
+        seen = self._all_levels()
         more = f" ... ({len(seen)} in all)" if len(seen) > most else ""
         return ", ".join(repr(v) for v in seen[:most]) + more
 
@@ -230,6 +244,19 @@ def _is_null(v: Any) -> bool:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
         return False
+
+
+def _stand_ins(kept: pd.Series, protected_rows: int) -> pd.Series:
+    """How the protected levels' `protected_rows` are shared among the kept levels (counts,
+    most common first): the least common ones, each given as many rows as it has, until the
+    share is covered; the last may be given fewer. No level more than doubles its own
+    frequency while there are kept levels left to take the rest."""
+    rarest = kept.iloc[::-1]
+    before = rarest.cumsum() - rarest
+    given = np.minimum(rarest, np.maximum(protected_rows - before, 0))
+    if protected_rows > rarest.sum():  # more protected rows than kept ones: spread in proportion
+        given = rarest * (protected_rows / rarest.sum())
+    return given[given > 0]
 
 
 def _hashes(values) -> np.ndarray:

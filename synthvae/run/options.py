@@ -88,6 +88,9 @@ class RunOptions:
     epochs: int | None = option(
         None, "maximum training epochs (training stops early when validation loss stalls)",
         shown="the Synthesizer's, set from the table size", parse=positive_int)
+    protect_below: int | None = option(
+        None, "a category, or a repeated number, seen in fewer than this many training rows "
+              "is never generated as it is (1: off)", shown="3", parse=positive_int)
     max_seconds: float | None = option(None, "training time budget in seconds",
                                        shown="no limit", parse=positive_float)
     holdout_fraction: float = option(
