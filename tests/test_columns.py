@@ -12,6 +12,7 @@ from scipy.special import ndtr
 from synthvae.columns import (
     BooleanEncoder,
     CategoricalEncoder,
+    ConditionError,
     ConstantEncoder,
     DatetimeEncoder,
     DiscreteNumericEncoder,
@@ -98,8 +99,12 @@ def test_protected_categories_come_back_as_the_least_common_levels_kept(adult):
     assert stand_ins.isin(counts.index[counts >= 5]).all()
     assert stand_ins.map(counts).max() < counts.iloc[1]
     assert (out == counts.index[0]).sum() == counts.iloc[0]
+    # a condition on one says why it cannot be met
+    encoder = table.encoders_[list(adult.columns).index("native-country")]
+    with pytest.raises(ConditionError, match="too few training rows"):
+        encoder.constrain(counts.index[-1])
     # and a model file keeps no protected level whole
-    meta, _ = table.encoders_[list(adult.columns).index("native-country")].state()
+    meta, _ = encoder.state()
     assert not set(counts.index[counts < 5]) & set(meta["levels"] + meta["rare_levels"])
 
 

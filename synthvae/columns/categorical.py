@@ -194,6 +194,11 @@ class CategoricalEncoder(ColumnEncoder):
                 return next(v for v in seen if v is not None and float(v) == float(value))
             except (StopIteration, TypeError, ValueError):
                 pass
+        if len(self.protected_hashes_) and np.isin(_hashes([value]), self.protected_hashes_)[0]:
+            raise ConditionError(
+                f"column {self.name!r}: {value!r} is held by too few training rows to be "
+                f"generated (value protection; Synthesizer(protect_below=1) or "
+                f"--protect-below 1 turns it off)")
         raise ConditionError(f"column {self.name!r}: {value!r} never appears in the training "
                              f"rows; seen: {self._seen()}")
 
