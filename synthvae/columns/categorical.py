@@ -180,7 +180,7 @@ class CategoricalEncoder(ColumnEncoder):
         return Constraint(classes={0: mask}, enforce=enforce, matches=matches)
 
     def _match(self, value: Any) -> Any:
-        seen = self.levels_ + self.rare_levels_
+        seen = self._all_levels()
         if value is None or _is_null(value):
             if any(v is None for v in seen):
                 return None
