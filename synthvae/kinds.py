@@ -18,10 +18,15 @@ from .columns.timeofday import detect_time_format
 
 ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key|code)$|^id([_\s.-]|$)", re.IGNORECASE)
 CAMEL_ID_NAME = re.compile(r"[a-z0-9](Id|ID)$")  # customerId, userID (case matters: not "paid")
+KEY_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key)$|^id([_\s.-]|$)", re.IGNORECASE)
 NEAR_UNIQUE = 0.9     # share of distinct values above which strings are ids or free text
 ONE_OFF_TEXT = 0.5    # strings with spaces, most rows holding a value seen once: free text
 MIN_ROWS_FOR_UNIQUE = 20
 DENSE_ID_ROWS = 1000  # a dense run of this many distinct integers is a row number
+# A key named as one that repeats, with this share of values distinct or more, keys groups of
+# rows (an order's lines, a patient's tests): it is regenerated per group, not learned as a
+# category. Codes ("zip_code") and keys of a few big groups (a plot, a species) stay values.
+GROUP_KEY_SHARE = 0.2
 
 # Our kinds in SDMetrics' words. Times of day are scored as datetimes (on one day); constants
 # as a single category; ids and free text are not scored.
@@ -47,7 +52,8 @@ def detect_kind(s: pd.Series) -> str:
         return "datetime"
     observed = s.dropna()
     if pd.api.types.is_numeric_dtype(s):
-        return "id" if _integer_id(observed, str(s.name)) else "numeric"
+        return "id" if _integer_id(observed, str(s.name)) or _group_key(observed, s.name) \
+            else "numeric"
     if observed.map(type).isin([bool, np.bool_]).all():
         return "boolean"
     text = observed.astype(str)
@@ -63,6 +69,8 @@ def detect_kind(s: pd.Series) -> str:
     if len(text) >= MIN_ROWS_FOR_UNIQUE and distinct_share >= NEAR_UNIQUE:
         has_spaces = text.str.contains(r"\s", regex=True).mean() > 0.5
         return "text" if has_spaces else "id"
+    if len(text) >= MIN_ROWS_FOR_UNIQUE and _group_key(observed, s.name, distinct_share):
+        return "id"
     # Free text that now and then repeats ("NO DAMAGE." among incident reports): most rows
     # hold a sentence no other row has. As a category it would be copied word for word.
     if len(text) >= MIN_ROWS_FOR_UNIQUE and distinct_share >= ONE_OFF_TEXT:
@@ -102,6 +110,20 @@ def _integer_id(observed: pd.Series, name: str) -> bool:
         return True
     dense = values.max() - values.min() + 1 <= 1.5 * len(values)
     return dense and len(values) >= DENSE_ID_ROWS
+
+
+def _group_key(observed: pd.Series, name: object, distinct_share: float | None = None) -> bool:
+    """A key of groups of rows: named as a key, its values integers or strings, many of them
+    distinct (see GROUP_KEY_SHARE)."""
+    if len(observed) < MIN_ROWS_FOR_UNIQUE or not KEY_NAME.search(str(name)) \
+            and not CAMEL_ID_NAME.search(str(name)):
+        return False
+    if pd.api.types.is_numeric_dtype(observed) and not np.all(
+            np.mod(observed.to_numpy(dtype="float64"), 1) == 0):
+        return False
+    if distinct_share is None:
+        distinct_share = observed.nunique() / len(observed)
+    return distinct_share >= GROUP_KEY_SHARE
 
 
 def _check_learnable(observed: pd.Series, name: object) -> None:

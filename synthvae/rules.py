@@ -41,6 +41,7 @@ import pandas as pd
 
 from .columns.base import ConditionError
 from .columns.datetime import DatetimeEncoder
+from .columns.identifier import IdEncoder
 from .columns.numeric import NumericEncoder
 from .columns.table import TableEncoder
 from .declared import Declared
@@ -367,8 +368,10 @@ class RuleSet:
 
     def report(self, real: pd.DataFrame, synthetic: pd.DataFrame, encoder: TableEncoder
                ) -> list[dict[str, Any]]:
-        """Each rule with its violation rate in `real` and `synthetic` rows."""
-        rates = []
+        """Each rule with its violation rate in `real` and `synthetic` rows, the groups of
+        rows a repeated key holds together first (see IdEncoder.group)."""
+        rates = [_group_rates(enc, real, synthetic) for enc in encoder.encoders_
+                 if isinstance(enc, IdEncoder) and enc.group_by_]
         near = [(r, self.near_violations(real, i), self.near_violations(synthetic, i), False)
                 for i, r in enumerate(self.near)]
         past = [] if self._unenforced is None else zip(
@@ -393,6 +396,25 @@ class RuleSet:
         actual = df[self.near[i].target][known].astype(object).reset_index(drop=True)
         same = (expected == actual) | (expected.isna() & actual.isna())
         return int((~same).sum())
+
+
+def _group_rates(enc: IdEncoder, real: pd.DataFrame, synthetic: pd.DataFrame
+                 ) -> dict[str, Any]:
+    """A repeated key's groups as a rule: the rows of a key that hold another value of a
+    shared column than the key's first row break it."""
+    def broken(df: pd.DataFrame) -> int:
+        keyed = df[df[enc.name].notna()]
+        shared = keyed[enc.group_by_].astype(object)
+        first = shared.groupby(keyed[enc.name], sort=False).transform("first")
+        same = (shared == first) | (shared.isna() & first.isna())
+        return int((~same.all(axis=1)).sum())
+
+    return {"rule": f"rows of one {enc.name} share {', '.join(enc.group_by_)}", "kind": "group",
+            "sources": [enc.name], "target": ", ".join(enc.group_by_),
+            "support": int(real[enc.name].duplicated(keep=False).sum()), "holds": 1.0,
+            "enforced": True,
+            "real_violation_rate": round(broken(real) / max(1, len(real)), 6),
+            "synthetic_violation_rate": round(broken(synthetic) / max(1, len(synthetic)), 6)}
 
 
 def with_declared(found: RuleSet, rules: list[Declared], df: pd.DataFrame,

@@ -418,20 +418,31 @@ class Synthesizer:
                       as_category: bool = False) -> pd.DataFrame:
         rng = np.random.default_rng(seed)
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        unruled: set[str] = set()
         if constraint is None:
             z = torch.from_numpy(self.prior_.sample(n, rng))
             continuous, discrete, _ = self.model_.generate(z, generator)
-            return self.rules_.apply(self.encoder_.decode(continuous.numpy(), discrete.numpy(),
-                                                          rng, ids, as_category), self.encoder_,
-                                     rng=rng)
-        constraints, per_column, unruled = constraint
-        continuous, discrete, self.last_pool_ = draw_conditioned(
-            self.model_, self.prior_, n, constraints, rng, generator)
-        rows = self.rules_.apply(self.encoder_.decode(continuous, discrete, rng, ids, as_category),
-                                 self.encoder_, skip=unruled, rng=rng)
-        for name, c in per_column.items():
-            if c.enforce is not None:
-                rows[name] = c.enforce(rows[name], rng)
+            rows = self.rules_.apply(self.encoder_.decode(continuous.numpy(), discrete.numpy(),
+                                                          rng, ids is not None, as_category),
+                                     self.encoder_, rng=rng)
+        else:
+            constraints, per_column, unruled = constraint
+            continuous, discrete, self.last_pool_ = draw_conditioned(
+                self.model_, self.prior_, n, constraints, rng, generator)
+            rows = self.rules_.apply(self.encoder_.decode(continuous, discrete, rng,
+                                                          ids is not None, as_category),
+                                     self.encoder_, skip=unruled, rng=rng)
+            for name, c in per_column.items():
+                if c.enforce is not None:
+                    rows[name] = c.enforce(rows[name], rng)
+        if ids is None:
+            return rows
+        rows = ids(rows)
+        shared = self.encoder_.grouped_columns
+        if shared and self.rules_.rules:
+            # a group's rows now share its first row's values of those columns: the rules
+            # that set other columns from them are made to hold again
+            rows = self.rules_.apply(rows, self.encoder_, skip=set(unruled) | shared, rng=rng)
         return rows
 
     # ------------------------------------------------------------ latent space

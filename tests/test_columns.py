@@ -22,9 +22,13 @@ from synthvae.columns import (
     TextEncoder,
     UnsupportedColumnError,
 )
+from synthvae.io import read_table
 from synthvae.kinds import detect_kind
 
 ADULT = Path(__file__).resolve().parents[1] / "data" / "adult.csv.gz"
+# Whole groups of rows of two real tables: pizzaplace's lines of the orders of its first five
+# days, covid_testing's tests of its first 600 subjects (see /work/shared/datasets' README)
+GROUPS = Path(__file__).parent / "data" / "groups"
 
 FIRST_NAMES = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "John", "Donald", "Niklaus",
                "Katherine", "Margaret", "Dennis", "Ken", "Frances", "Radia", "Tim", "Linus"]
@@ -538,6 +542,62 @@ def test_id_stream_keeps_nothing_but_the_position():
     for enc, state in zip(table.encoders_, before):
         assert vars(enc).keys() == state.keys()
         assert all(vars(enc)[k] is v for k, v in state.items())
+
+
+@pytest.mark.parametrize("table, key, shared", [
+    ("pizzaplace", "id", ["date", "time"]),  # an order's lines
+    ("covid_testing", "subject_id", ["fake_first_name", "fake_last_name", "gender",
+                                     "test_id", "demo_group", "age", "drive_thru_ind"]),
+])
+def test_a_repeated_key_cuts_rows_into_groups_that_share_its_columns(table, key, shared):
+    real = read_table(GROUPS / f"{table}.csv.gz")
+    encoder = TableEncoder().fit(real, np.random.default_rng(0))
+    enc = next(e for e in encoder.encoders_ if e.name == key)
+    assert encoder.kinds[key] == "id" and enc.grouped and enc.group_by_ == shared
+    real_sizes = set(real[key].value_counts())
+    # rows as the model might give them: real ones in another order, each its own
+    rows = real.sample(frac=1, random_state=1).reset_index(drop=True)
+
+    def chunk(k: int) -> pd.DataFrame:
+        return pd.concat([rows] * (k // len(rows) + 1)).head(k).reset_index(drop=True)
+
+    def run(start: int, sizes: list[int]) -> pd.DataFrame:
+        stream = encoder.id_stream(key=4, start=start)
+        return pd.concat([stream(chunk(k)) for k in sizes], ignore_index=True)
+
+    whole = run(0, [3000, 3000])
+    pd.testing.assert_frame_equal(pd.concat([run(0, [3000]), run(3000, [3000])],
+                                            ignore_index=True), whole)
+    groups = whole.groupby(key, sort=False)
+    assert (groups[shared].nunique(dropna=False) <= 1).all().all()
+    # sizes are real ones; only a chunk's last group may be cut short
+    sizes = groups.size()
+    last = sizes.index.isin([whole[key].iloc[2999], whole[key].iloc[-1]])
+    assert set(sizes[~last]) <= real_sizes
+    assert sizes.mean() == pytest.approx(real[key].value_counts().mean(), rel=0.3)
+    assert not whole[key].isin(set(real[key])).any()
+    # the rows of a group stay together, and no key is used by two groups
+    assert (whole[key] != whole[key].shift()).sum() == len(sizes)
+    # the columns the groups do not share are left as the rows had them
+    free = [c for c in real.columns if c not in shared and c != key]
+    expected = chunk(3000)[free]
+    pd.testing.assert_frame_equal(whole.head(3000)[free], expected)
+
+
+def test_group_sizes_too_few_keys_have_count_as_the_size_below_them():
+    counts = {f"O{i:04d}": size for i, size in enumerate([1] * 50 + [2] * 20 + [3] * 4 + [9])}
+    real = pd.Series([k for k, size in counts.items() for _ in range(size)], name="order_id")
+    enc = IdEncoder(name="order_id")
+    enc.protect_below = 3
+    enc.fit(real, np.random.default_rng(0))
+    np.testing.assert_array_equal(enc.group_sizes_, [1, 2, 3])
+    np.testing.assert_array_equal(enc.group_counts_, [50, 20, 5])
+    enc.protect_below = 1
+    np.testing.assert_array_equal(enc.fit(real, np.random.default_rng(0)).group_sizes_,
+                                  [1, 2, 3, 9])
+    restored = IdEncoder.from_state(*enc.state())
+    np.testing.assert_array_equal(restored.group_counts_, enc.group_counts_)
+    assert not fitted(IdEncoder, pd.Series(list(counts), name="order_id")).grouped
 
 
 def test_text_stand_ins_never_equal_a_real_value():

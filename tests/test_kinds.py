@@ -204,3 +204,17 @@ def test_free_text_that_sometimes_repeats_is_text_not_a_category():
     # Categories with spaces that repeat stay categories.
     jobs = pd.Series(["Tech support", "Craft repair", "Other service"] * 300, name="occupation")
     assert detect_kind(jobs) == "categorical"
+
+
+def test_a_key_that_repeats_is_an_id_and_a_code_that_repeats_is_not():
+    # covid_testing's subject_id: 462 subjects over 774 tests, each test a row
+    tests = read_table(Path(__file__).parent / "data" / "groups" / "covid_testing.csv.gz")
+    assert detect_kind(tests["subject_id"]) == "id"
+    assert infer_schema(tests, "covid_testing").columns["subject_id"].kind == "id"
+    assert detect_kind(tests["subject_id"].rename("zip_code")) == "numeric"
+    assert detect_kind(tests["subject_id"].rename("subjects")) == "numeric"
+    # a key of a few big groups (plots of a survey) is a value, not a key of groups
+    assert detect_kind((tests["subject_id"] % 20).rename("plot_id")) == "numeric"
+    orders = read_table(Path(__file__).parent / "data" / "groups" / "pizzaplace.csv.gz")
+    assert detect_kind(orders["id"]) == "id"
+    assert detect_kind(orders["id"].rename("order")) == "categorical"

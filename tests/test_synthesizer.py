@@ -10,7 +10,7 @@ import torch
 from safetensors import safe_open
 
 from synthvae import NotFittedError, Synthesizer
-from synthvae.io import InputError
+from synthvae.io import InputError, read_table
 
 ADULT = Path(__file__).resolve().parents[1] / "data" / "adult.csv.gz"
 NULLABLE = ["workclass", "occupation", "native-country"]
@@ -410,6 +410,44 @@ def test_a_two_row_table_fits_and_samples_values_of_its_rows(adult_all):
 
 
 # ------------------------------------------------------------ regressions
+@pytest.fixture(scope="module")
+def orders() -> pd.DataFrame:
+    """pizzaplace's lines of the orders of its first five days: an order id on each line."""
+    return read_table(Path(__file__).parent / "data" / "groups" / "pizzaplace.csv.gz")
+
+
+def test_rows_sharing_a_key_come_in_groups_that_keep_every_rule(orders, tmp_path):
+    from synthvae.synthesizer import SAMPLE_CHUNK
+    model = Synthesizer(epochs=3, random_state=0, **QUICK).fit(orders)
+    out = model.sample(SAMPLE_CHUNK + 2000, random_state=3)
+    assert model.column_kinds_["id"] == "id"
+    groups = out.groupby("id", sort=False)
+    assert (groups[["date", "time"]].nunique() == 1).all().all()
+    assert groups.size().mean() == pytest.approx(orders.groupby("id").size().mean(), rel=0.25)
+    assert not out["id"].isin(set(orders["id"])).any()
+    assert model.rules_.violations(out, model.encoder_) == [0] * len(model.rules_)
+    # the report shows the groups as a rule, and counts the rows that break it
+    group = model.rules_.report(orders, out, model.encoder_)[0]
+    assert group["rule"] == "rows of one id share date, time" and group["kind"] == "group"
+    assert group["real_violation_rate"] == group["synthetic_violation_rate"] == 0
+    # one order whose three lines hold three times: the two that differ from the first break it
+    moved = pd.concat([out.head(1)] * 3).assign(time=["11:00:00", "12:00:00", "13:00:00"])
+    assert model.rules_.report(orders, moved, model.encoder_)[0][
+        "synthetic_violation_rate"] == pytest.approx(2 / 3, abs=1e-6)
+    # the rows do not depend on how they are drawn: in shards, or by a loaded model
+    tail = pd.concat(model.iter_sample(2000, random_state=3, start=SAMPLE_CHUNK),
+                     ignore_index=True)
+    pd.testing.assert_frame_equal(tail, out.tail(2000).reset_index(drop=True))
+    model.save(tmp_path / "model")
+    pd.testing.assert_frame_equal(Synthesizer.load(tmp_path / "model").sample(
+        SAMPLE_CHUNK + 2000, random_state=3), out)
+    # a condition holds on every row, and groups still share their order's date and time
+    large = model.sample(500, random_state=4, conditions={"size": "L", "date": (
+        "2015-01-02", "2015-01-03")})
+    assert (large["size"] == "L").all() and large["date"].between("2015-01-02", "2015-01-03").all()
+    assert (large.groupby("id")[["date", "time"]].nunique() == 1).all().all()
+
+
 def test_integer_ids_are_unique_across_sample_chunks(adult):
     rows = adult.head(500)[["age", "sex"]].assign(row_id=np.arange(500))
     synth = Synthesizer(epochs=1, random_state=0, **QUICK).fit(rows)

@@ -14,6 +14,14 @@ them and none kept as rows go by:
   repeat. One that equals a real id (checked by hash, so the model file
   holds no real ids) is replaced by one a character longer that no position takes;
 - which rows are null is a keyed hash of the position, compared with the real null rate.
+
+A key that repeats (an order id on each of the order's lines, a patient id on each test) keys
+groups of rows. The rows it keys share the values of some columns (the order's date and
+time), found at fit time (`group_by_`). A sample then cuts its rows into groups whose sizes
+are drawn from the real ones, gives every row of a group the group's first row's values of
+those columns, and one new key per group, spelled from the group's number: counted from the
+chunk's first position in the order of those values, so integer order ids rise with their
+time within a chunk.
 """
 from __future__ import annotations
 
@@ -41,7 +49,7 @@ _CAP, _LIMIT = 2**48, 2**62
 _ROUNDS = 6
 _M64 = 2**64 - 1
 _GOLDEN = 0x9E3779B97F4A7C15
-_NULL_SALT, _FINGERPRINT_SALT = 0x6E756C6C, 0x66696E67
+_NULL_SALT, _FINGERPRINT_SALT, _GROUP_SALT = 0x6E756C6C, 0x66696E67, 0x67726F75
 # A shape keeps a fixed part only while it leaves this many values per real id: at most a
 # tenth of the ids then would be real and take a wider shape.
 FIXED_ROOM = 10
@@ -68,7 +76,42 @@ class IdEncoder(ColumnEncoder):
             self.fixed_ = _fixed_parts(text, self.template_)
             self.real_hashes_ = np.unique(pd.util.hash_array(text.to_numpy(dtype=object)))
             self.real_values_ = _real_values(text, self._shape())
+        self.group_sizes_, self.group_counts_ = _group_sizes(observed, self.protect_below)
+        self.group_by_: list[str] = []
         return self
+
+    @property
+    def grouped(self) -> bool:
+        """Whether the key repeats, so that sampled rows come in groups (see group)."""
+        return bool(len(self.group_sizes_)) and self.group_sizes_.max() > 1
+
+    def group(self, rows: pd.DataFrame, start: int, key: int) -> pd.DataFrame:
+        """`rows`, the output's rows from position `start` on, cut into groups of the real
+        sizes (the last one cut short), each group's `group_by_` columns set to its first
+        row's, and its key column to one new key per group. The same `start` and `key` give
+        the same groups, so shards agree; groups never cross a chunk, and a chunk of n rows
+        numbers its groups within start .. start + n - 1, so no two chunks share a key."""
+        n = len(rows)
+        if not n:
+            rows[self.name] = self.ids(start, 0, key).set_axis(rows.index)
+            return rows
+        rng = np.random.default_rng([_hash(key, _GROUP_SALT), start])
+        p = self.group_counts_ / self.group_counts_.sum()
+        sizes = np.zeros(0, np.int64)
+        while sizes.sum() < n:
+            more = int(n / float(self.group_sizes_ @ p)) + 16
+            sizes = np.concatenate([sizes, rng.choice(self.group_sizes_, more, p=p)])
+        ends = np.cumsum(sizes)
+        sizes = sizes[:int(np.searchsorted(ends, n)) + 1]
+        first = np.concatenate([[0], ends[:len(sizes) - 1]])
+        group = np.repeat(np.arange(len(sizes)), sizes)[:n]
+        for name in self.group_by_:
+            rows[name] = rows[name].take(first[group]).set_axis(rows.index)
+        rank = np.empty(len(sizes), np.int64)
+        rank[_in_order(rows.iloc[first][self.group_by_])] = np.arange(len(sizes))
+        position = np.uint64(start) + rank[group].astype(np.uint64)
+        rows[self.name] = self._at(position, key).set_axis(rows.index)
+        return rows
 
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
         return self.empty(len(s))
@@ -83,14 +126,17 @@ class IdEncoder(ColumnEncoder):
         """The ids of the rows at positions start..start+n-1 of an output drawn under `key`:
         unique over all positions, never a real id, and the same however the positions are
         split between calls."""
+        return self._at(np.arange(start, start + n, dtype=np.uint64), key)
+
+    def _at(self, position: np.ndarray, key: int) -> pd.Series:
+        """The ids at the given positions (uint64) of an output drawn under `key`."""
         key = _hash(key, zlib.crc32(str(self.name).encode()))  # id columns differ under one key
-        position = np.arange(start, start + n, dtype=np.uint64)
         nulls = None
         if self.null_rate_ > 0:
             u = (_mix(position * np.uint64(_GOLDEN) + np.uint64(_hash(key, _NULL_SALT))) >> 11)
             nulls = u * 2.0**-53 < self.null_rate_
         values = (self.start_ + position.astype(np.int64) if self.integer_
-                  else self._strings(position, key))
+                  else self._strings(position.copy(), key))
         return as_series(values, self.dtype, self.name, nulls)
 
     def _strings(self, position: np.ndarray, key: int) -> np.ndarray:
@@ -144,8 +190,10 @@ class IdEncoder(ColumnEncoder):
         meta, arrays = super().state()
         meta.update(null_rate=self.null_rate_, integer=self.integer_, start=self.start_,
                     template=self.template_,
-                    fixed={str(j): c for j, c in sorted(self.fixed_.items())})
-        arrays.update(real_hashes=self.real_hashes_)
+                    fixed={str(j): c for j, c in sorted(self.fixed_.items())},
+                    group_by=list(self.group_by_))
+        arrays.update(real_hashes=self.real_hashes_, group_sizes=self.group_sizes_,
+                      group_counts=self.group_counts_)
         if self.real_values_ is not None:
             arrays.update(real_values=self.real_values_)
         return meta, arrays
@@ -156,6 +204,37 @@ class IdEncoder(ColumnEncoder):
         self.fixed_ = {int(j): c for j, c in meta.get("fixed", {}).items()}
         self.real_hashes_ = arrays["real_hashes"]
         self.real_values_ = arrays.get("real_values")
+        self.group_by_ = list(meta.get("group_by", []))
+        self.group_sizes_ = arrays.get("group_sizes", np.zeros(0, np.int64))
+        self.group_counts_ = arrays.get("group_counts", np.zeros(0, np.int64))
+
+
+def _group_sizes(observed: pd.Series, protect_below: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct numbers of rows a key holds, and how many keys hold each. A size fewer
+    than `protect_below` keys have (the one order of 20 lines) counts as the largest size
+    below it that enough keys have: a size alone can point at the group it came from."""
+    if observed.is_unique:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    sizes, counts = np.unique(observed.value_counts().to_numpy(), return_counts=True)
+    kept = counts >= protect_below
+    if kept.any() and not kept.all():
+        below = np.maximum.accumulate(np.where(kept, np.arange(len(sizes)), -1))
+        to = np.where(below >= 0, below, np.flatnonzero(kept)[0])
+        counts = np.bincount(to, weights=counts, minlength=len(sizes)).astype(np.int64)
+        sizes, counts = sizes[counts > 0], counts[counts > 0]
+    return sizes.astype(np.int64), counts
+
+
+def _in_order(heads: pd.DataFrame) -> np.ndarray:
+    """Row numbers of `heads` sorted by its columns (nulls last); as they are when the
+    values do not sort (mixed types in one column)."""
+    if not heads.shape[1]:
+        return np.arange(len(heads))
+    try:
+        return heads.reset_index(drop=True).sort_values(
+            list(heads.columns), kind="stable", na_position="last").index.to_numpy()
+    except TypeError:
+        return np.arange(len(heads))
 
 
 def _template(text: pd.Series) -> str:

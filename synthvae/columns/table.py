@@ -62,8 +62,26 @@ class TableEncoder:
             encoder.protect_below = self.protect_below
             encoder.numeric_bins = self.numeric_bins
             self.encoders_.append(encoder.fit(s, rng))
+        self._find_groups(df)
         self._layout()
         return self
+
+    def _find_groups(self, df: pd.DataFrame) -> None:
+        """For each key that repeats, the columns its rows always share: every repeated
+        key's rows hold one value of them (nulls included). Other ids are drawn per row."""
+        per_row = [e.name for e in self.encoders_ if isinstance(e, IdEncoder)]
+        for enc in self.encoders_:
+            if not isinstance(enc, IdEncoder) or not enc.grouped:
+                continue
+            repeated = df[df[enc.name].duplicated(keep=False) & df[enc.name].notna()]
+            others = [c for c in df.columns if c not in per_row]
+            distinct = repeated.groupby(enc.name, sort=False)[others].nunique(dropna=False)
+            enc.group_by_ = [c for c in others if distinct[c].max() <= 1]
+
+    @property
+    def grouped_columns(self) -> set[str]:
+        """The columns that rows sharing a key share (see IdEncoder.group)."""
+        return {c for e in self.encoders_ if isinstance(e, IdEncoder) for c in e.group_by_}
 
     def _layout(self) -> None:
         self.columns_ = [e.name for e in self.encoders_]
@@ -125,18 +143,17 @@ class TableEncoder:
         return continuous, discrete
 
     def decode(self, continuous: np.ndarray, discrete: np.ndarray, rng: np.random.Generator,
-               ids: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-               as_category: bool = False) -> pd.DataFrame:
-        """Rows back in the table's columns. With `ids` (an `id_stream`), the id columns are
-        left to it rather than made here and then overwritten. With `as_category`, the
-        `category_columns` come as pandas categoricals of the same values."""
+               skip_ids: bool = False, as_category: bool = False) -> pd.DataFrame:
+        """Rows back in the table's columns. With `skip_ids`, the id columns are left empty
+        for an `id_stream` to fill rather than made here and then overwritten. With
+        `as_category`, the `category_columns` come as pandas categoricals of the same
+        values."""
         coded = set(self.category_columns) if as_category else set()
         columns = {enc.name: enc.decode(continuous[:, cs], discrete[:, ds], rng, as_category=True)
                    if enc.name in coded else enc.decode(continuous[:, cs], discrete[:, ds], rng)
                    for enc, (cs, ds) in zip(self.encoders_, self._slices)
-                   if ids is None or not isinstance(enc, IdEncoder)}
-        rows = pd.DataFrame(columns, columns=self.columns_)
-        return ids(rows) if ids is not None else rows
+                   if not skip_ids or not isinstance(enc, IdEncoder)}
+        return pd.DataFrame(columns, columns=self.columns_)
 
     def out_of_support(self, df: pd.DataFrame) -> dict[str, list[OutOfSupport]]:
         """Per column, the values the training rows never showed (see each encoder)."""
@@ -185,14 +202,17 @@ class TableEncoder:
         rows' positions in the whole output, counted from `start`, under `key`. Ids depend on
         nothing but the key and the position (see IdEncoder.ids), so a shard that samples rows
         from position `start` on agrees with every other shard, and the position is the only
-        state kept."""
+        state kept. Keys that repeat cut the chunk into groups of rows (IdEncoder.group)."""
         encoders = [enc for enc in self.encoders_ if isinstance(enc, IdEncoder)]
         position = start
 
         def apply(df: pd.DataFrame) -> pd.DataFrame:
             nonlocal position
             for enc in encoders:
-                df[enc.name] = enc.ids(position, len(df), key).set_axis(df.index)
+                if enc.grouped:
+                    df = enc.group(df, position, key)
+                else:
+                    df[enc.name] = enc.ids(position, len(df), key).set_axis(df.index)
             position += len(df)
             return df
         return apply
