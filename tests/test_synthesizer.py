@@ -401,6 +401,22 @@ def test_dp_training_of_twenty_optimiser_steps_runs(adult_all):
     assert len(synth.history_) == 10 and synth.train_config_.batch_size == 16
     assert synth.sample(5, random_state=0).shape == (5, 15)
 
+@pytest.mark.parametrize("rows, batch", [(2000, 128), (9000, 256), (16_000, 512),
+                                         (None, 1024)])
+def test_batches_are_about_a_32nd_of_the_rows_from_128_to_1024(adult_all, rows, batch):
+    table = adult_all if rows is None else adult_all.head(rows)
+    synth = Synthesizer(epochs=1, random_state=0, calibrate=False, **QUICK).fit(table)
+    assert synth.train_config_.batch_size == batch  # of the 90% of rows not held back
+    assert Synthesizer(epochs=1, batch_size=300, random_state=0, calibrate=False,
+                       **QUICK).fit(table).train_config_.batch_size == 300
+
+
+@pytest.mark.parametrize("batch_size", ["big", 0, 2.5, True])
+def test_a_bad_batch_size_is_refused_before_training(adult, batch_size):
+    with pytest.raises(ValueError, match="batch_size must be"):
+        Synthesizer(epochs=1, batch_size=batch_size).fit(adult)
+
+
 def test_a_two_row_table_fits_and_samples_values_of_its_rows(adult_all):
     two = adult_all.head(2)
     out = Synthesizer(epochs=3, random_state=0, **QUICK).fit(two).sample(50, random_state=0)
