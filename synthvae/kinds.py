@@ -16,9 +16,10 @@ from .columns.base import KINDS, UnsupportedColumnError
 from .columns.datetime import detect_format, pandas_format
 from .columns.timeofday import detect_time_format
 
-ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key|code)$|^id([_\s.-]|$)", re.IGNORECASE)
+_ID_NAME = r"(^|[_\s.-])({})$|^id([_\s.-]|$)"
+ID_NAME = re.compile(_ID_NAME.format("id|uuid|guid|key|code"), re.IGNORECASE)
+KEY_NAME = re.compile(_ID_NAME.format("id|uuid|guid|key"), re.IGNORECASE)  # not "zip_code"
 CAMEL_ID_NAME = re.compile(r"[a-z0-9](Id|ID)$")  # customerId, userID (case matters: not "paid")
-KEY_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key)$|^id([_\s.-]|$)", re.IGNORECASE)
 NEAR_UNIQUE = 0.9     # share of distinct values above which strings are ids or free text
 ONE_OFF_TEXT = 0.5    # strings with spaces, most rows holding a value seen once: free text
 MIN_ROWS_FOR_UNIQUE = 20

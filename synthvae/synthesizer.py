@@ -82,7 +82,7 @@ class Synthesizer:
     Parameters are named as a user would say them; see `VAEConfig` and `TrainConfig` for what
     each does. `epochs=None` picks about 2,500 optimiser steps' worth (86 epochs on Adult).
     `batch_size="auto"` takes about a 32nd of the rows, a power of two from 128 to 1,024
-    (1,024 from 32,768 rows on, and under DP).
+    (1,024 from 16,384 training rows on, and under DP).
     `column_kinds` overrides the detected kind of any column ("numeric", "categorical",
     "boolean", "datetime", "id", "text", "constant"). `device="auto"` trains on a CUDA GPU
     when torch sees one (with bf16 mixed precision where the GPU supports it), else on the
@@ -682,17 +682,17 @@ DP_EPOCHS = 10  # DP-SGD costs ~5x a plain epoch and every epoch spends privacy 
 # 128-wide blocks and 128-wide heads, for a higher TSTR and rows about 2.5x cheaper to sample
 # (README).
 TRAIN_STEPS = 2_500
-# numeric_bins="auto": ranges, where a table has the rows to learn them. On the corpus 32
-# lowered detection AUC on all 12 tables of 10,000 rows or more (covid_testing 0.739 ->
-# 0.514, storms 0.912 -> 0.784) and raised it on the 4 smaller ones tried (spam_email
-# 0.697 -> 0.799, police_force, 9,048 rows, 0.599 -> 0.683).
 # batch_size="auto": a table's batches are about a 32nd of its rows, at least 128 and at most
-# 1,024 (tables of 32,768 rows or more: as before). Small tables otherwise took 2 steps an
+# 1,024 (from 16,384 training rows on: as before). Small tables otherwise took 2 steps an
 # epoch and, capped at 300 epochs, a quarter of TRAIN_STEPS. On the corpus, 128 rather than
 # 1,024 lowered detection AUC on ames 0.984 -> 0.972, city_weather 0.892 -> 0.790 and
 # spam_email 0.703 -> 0.651; star (8,119 rows) did best at 256 (0.937 -> 0.929; 0.943 at 128).
 AUTO_BATCHES = 32
 AUTO_BATCH_MIN = 128
+# numeric_bins="auto": ranges, where a table has the rows to learn them. On the corpus 32
+# lowered detection AUC on all 12 tables of 10,000 rows or more (covid_testing 0.739 ->
+# 0.514, storms 0.912 -> 0.784) and raised it on the 4 smaller ones tried (spam_email
+# 0.697 -> 0.799, police_force, 9,048 rows, 0.599 -> 0.683).
 AUTO_NUMERIC_BINS = 32
 AUTO_BINS_MIN_ROWS = 10_000
 

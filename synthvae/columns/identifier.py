@@ -136,7 +136,7 @@ class IdEncoder(ColumnEncoder):
             u = (_mix(position * np.uint64(_GOLDEN) + np.uint64(_hash(key, _NULL_SALT))) >> 11)
             nulls = u * 2.0**-53 < self.null_rate_
         values = (self.start_ + position.astype(np.int64) if self.integer_
-                  else self._strings(position.copy(), key))
+                  else self._strings(position, key))
         return as_series(values, self.dtype, self.name, nulls)
 
     def _strings(self, position: np.ndarray, key: int) -> np.ndarray:
