@@ -86,7 +86,7 @@ def _dot_rows(weight, g, acc, width, lanes):
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def _sample_rows(base_t, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offsets, cards,
                  code_emb_t, cont_w, cont_b, val_w, val_b, bin_edges, bin_emb_t, n_bins,
-                 u, eps, temperature, codes_out, values_out):
+                 mix_a, mix_b, u, eps, temperature, codes_out, values_out):
     width, n_rows = base_t.shape
     max_card = 1
     for j in range(cards.shape[0]):
@@ -105,10 +105,14 @@ def _sample_rows(base_t, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offs
     # count known when compiling lets LLVM drop each loop's remainder and checks: 5% faster.
     lanes = LANES
     n_disc_slots, n_cont_slots = u.shape[1], eps.shape[1]
+    n_mix = mix_a.shape[1]
     for block in prange(n_blocks):
         first = block * LANES
         valid = min(LANES, n_rows - first)
-        ctx = np.empty((width, lanes), np.float32)  # the decoder state plus earlier slots' embeddings
+        base = np.empty((width, lanes), np.float32)  # the decoder state
+        sums = np.zeros((width, n_mix, lanes), np.float32)  # earlier slots' embeddings, mixed
+        ctx = np.empty((width, lanes), np.float32)  # the state plus this slot's read of `sums`
+        emb_out = np.empty((width, lanes), np.float32)  # the slot just drawn, embedded
         g = np.empty((width, lanes), np.float32)
         t = np.empty((scratch, lanes), np.float32)
         e = np.empty((scratch, lanes), np.float32)
@@ -132,10 +136,14 @@ def _sample_rows(base_t, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offs
                 eps_block[j, r] = eps[first + r, j]
         for w in range(width):
             for r in range(valid):
-                ctx[w, r] = base_t[w, first + r]
+                base[w, r] = base_t[w, first + r]
             for r in range(valid, lanes):
-                ctx[w, r] = ZERO
-        for s in order:
+                base[w, r] = ZERO
+        for w in range(width):
+            for r in range(lanes):
+                ctx[w, r] = base[w, r]  # the first slot reads nothing: every sum is zero
+        for position in range(order.shape[0]):
+            s = order[position]
             # g = silu(layer_norm(ctx)), per row
             for r in range(lanes):
                 mean[r] = ZERO
@@ -200,7 +208,7 @@ def _sample_rows(base_t, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offs
                 for w in range(width):
                     emb = code_emb_t[w]
                     for r in range(lanes):
-                        ctx[w, r] += emb[code[r]]
+                        emb_out[w, r] = emb[code[r]]
             else:
                 k = s - n_disc
                 for r in range(lanes):
@@ -217,7 +225,7 @@ def _sample_rows(base_t, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offs
                 for w in range(width):
                     a, b = val_w[k, w], val_b[k, w]
                     for r in range(lanes):
-                        ctx[w, r] += v[r] * a + b
+                        emb_out[w, r] = v[r] * a + b
                 if n_bins > 1:
                     # the value's bin: how many edges lie below it (searchsorted, side left)
                     edges = bin_edges[k]
@@ -230,7 +238,21 @@ def _sample_rows(base_t, ln_w, ln_b, ln_eps, order, n_disc, head_w, head_b, offs
                     for w in range(width):
                         emb = bin_emb_t[w]
                         for r in range(lanes):
-                            ctx[w, r] += emb[row[r]]
+                            emb_out[w, r] += emb[row[r]]
+            if position + 1 == order.shape[0]:
+                break
+            # one pass over the sums writes this slot in and reads the next slot's context:
+            # at 16 sums they are most of the kernel's memory traffic
+            after = order[position + 1]
+            for w in range(width):
+                for r in range(lanes):
+                    ctx[w, r] = base[w, r]
+                for k in range(n_mix):
+                    c_in, c_out = mix_a[s, k], mix_b[after, k]
+                    for r in range(lanes):
+                        x = sums[w, k, r] + c_in * emb_out[w, r]
+                        sums[w, k, r] = x
+                        ctx[w, r] += c_out * x
         for r in range(valid):
             for j in range(n_disc_slots):
                 codes_out[first + r, j] = codes_block[j, r]
@@ -246,6 +268,7 @@ def kernel_arguments(heads) -> dict:
     """The heads' weights as the contiguous float32 arrays the kernel reads."""
     width = heads.norm.normalized_shape[0]
     n_disc, n_cont = heads.n_discrete, heads.n_continuous
+    n_slots = n_disc + n_cont
     return dict(
         ln_w=_f32(heads.norm.weight), ln_b=_f32(heads.norm.bias), ln_eps=float(heads.norm.eps),
         order=heads.order.cpu().numpy().astype(np.int64), n_disc=n_disc,
@@ -265,6 +288,9 @@ def kernel_arguments(heads) -> dict:
         bin_emb_t=_f32(heads.bin_embedding.weight.T) if heads.bin_embedding is not None
         else np.zeros((width, 1), np.float32),
         n_bins=heads.value_bins if heads.bin_embedding is not None else 0,
+        # a plain running sum is one mix of weight 1
+        mix_a=_f32(heads.mix_a) if heads.mix_a is not None else np.ones((n_slots, 1), np.float32),
+        mix_b=_f32(heads.mix_b) if heads.mix_b is not None else np.ones((n_slots, 1), np.float32),
     )
 
 
@@ -333,7 +359,8 @@ def _example_arguments() -> dict:
                 cards=np.full(1, 2, np.int64), code_emb_t=zeros(width, 2),
                 cont_w=zeros(1, 2, width), cont_b=zeros(1, 2), val_w=zeros(1, width),
                 val_b=zeros(1, width), bin_edges=zeros(1, 1), bin_emb_t=zeros(width, 2),
-                n_bins=2, u=zeros(1, 1), eps=zeros(1, 1), temperature=1.0,
+                n_bins=2, mix_a=np.ones((2, 1), np.float32), mix_b=np.ones((2, 1), np.float32),
+                u=zeros(1, 1), eps=zeros(1, 1), temperature=1.0,
                 codes_out=zeros(1, 1, dtype=np.int64), values_out=zeros(1, 1))
 
 

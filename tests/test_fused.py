@@ -20,6 +20,9 @@ CASES = {
     "discrete only": dict(n_continuous=0, cardinalities=[4, 9]),
     "continuous only": dict(n_continuous=4, cardinalities=[], value_bins=16),
     "classes wider than the heads": dict(n_continuous=1, cardinalities=[300, 2], head_dim=64),
+    "mixed context, binned values": dict(n_continuous=3, cardinalities=[2, 7, 42, 1],
+                                         value_bins=8, context_rank=4),
+    "mixed context of one sum": dict(n_continuous=2, cardinalities=[5, 3], context_rank=1),
 }
 
 

@@ -127,3 +127,41 @@ def test_near_zero_temperature_makes_generation_deterministic(batch):
     assert (cold[0][1] == cold[1][1]).float().mean() > 0.99
     warm = [model.generate(z, torch.Generator().manual_seed(s)) for s in (0, 1)]
     assert (warm[0][1] != warm[1][1]).any()
+
+
+@pytest.mark.parametrize("context_rank", [0, 4])
+def test_each_slot_depends_only_on_the_slots_decoded_before_it(batch, context_rank):
+    table, continuous, discrete = batch
+    order = list(np.random.default_rng(1).permutation(len(table.cardinalities) + table.n_continuous))
+    model = make_model(table, slot_order=[int(i) for i in order], context_rank=context_rank)
+    with torch.no_grad():  # weights far from their start, so every pair of slots is mixed
+        for p in model.heads.parameters():
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(2)))
+    z = torch.zeros(len(continuous), LATENT)
+
+    def outputs() -> torch.Tensor:
+        mean, logvar, logits = model.decode(z, continuous_now, discrete_now)
+        return torch.cat([*logits, mean, logvar], 1)
+
+    n_disc = len(table.cardinalities)
+    continuous_now, discrete_now = continuous.clone(), discrete.clone()
+    reference = outputs()
+    for position in (0, len(order) - 1):
+        slot = order[position]
+        continuous_now, discrete_now = continuous.clone(), discrete.clone()
+        if slot < n_disc:
+            discrete_now[:, slot] = (discrete_now[:, slot] + 1) % table.cardinalities[slot]
+        else:
+            continuous_now[:, slot - n_disc] += 1.5
+        changed = (outputs() - reference).abs().amax(0) > 1e-6
+        # column blocks of `outputs`: each slot's logits, then means, then log-variances
+        widths = [*table.cardinalities, table.n_continuous, table.n_continuous]
+        per_slot = torch.zeros(len(order), dtype=torch.bool)
+        for j, block in enumerate(changed.split(widths)):
+            if j < n_disc:
+                per_slot[j] |= block.any()
+            else:
+                per_slot[n_disc:] |= block
+        later = torch.tensor([order.index(s) > position for s in range(len(order))])
+        assert not per_slot[~later].any()  # no slot sees itself or what comes after it
+        assert per_slot[later].any() == bool(later.any())

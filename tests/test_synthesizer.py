@@ -417,6 +417,26 @@ def test_a_bad_batch_size_is_refused_before_training(adult, batch_size):
         Synthesizer(epochs=1, batch_size=batch_size).fit(adult)
 
 
+@pytest.mark.parametrize("rank", ["16", -1, 2.5, True])
+def test_a_bad_context_rank_is_refused_before_training(adult, rank):
+    with pytest.raises(ValueError, match="context_rank must be"):
+        Synthesizer(epochs=1, context_rank=rank).fit(adult)
+
+
+def test_a_model_of_format_version_2_loads_and_draws_what_it_drew(adult, tmp_path):
+    # version 2 had one plain context sum: no context_rank in its parameters or config
+    synth = Synthesizer(epochs=3, context_rank=0, random_state=0, **QUICK).fit(adult)
+    path = synth.save(tmp_path / "model")
+    meta = json.loads((path / "synthesizer.json").read_text())
+    assert meta["format_version"] == 3 and meta["model_config"]["context_rank"] == 0
+    meta["format_version"] = 2
+    del meta["model_config"]["context_rank"], meta["params"]["context_rank"]
+    (path / "synthesizer.json").write_text(json.dumps(meta))
+    loaded = Synthesizer.load(path)
+    assert loaded.model_config_.context_rank == 0
+    pd.testing.assert_frame_equal(loaded.sample(500, random_state=3), synth.sample(500, random_state=3))
+
+
 def test_a_two_row_table_fits_and_samples_values_of_its_rows(adult_all):
     two = adult_all.head(2)
     out = Synthesizer(epochs=3, random_state=0, **QUICK).fit(two).sample(50, random_state=0)
