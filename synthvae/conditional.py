@@ -63,6 +63,31 @@ def draw_conditioned(model: VAE, prior: GaussianMixturePrior, n: int, constraint
     return cont[pick], disc[pick], {"pool": total, "effective_pool": float(ess)}
 
 
+def draw_given(model: VAE, prior: GaussianMixturePrior, given: Constraints, n: int,
+               particles: int, rng: np.random.Generator, generator: torch.Generator
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """`n` rows of model outputs, row i holding the given values of row i of `given` (its
+    per-row `codes` and `values`) and the rest drawn from p(x | those values).
+
+    The same sequential importance sampling as `draw_conditioned`, with a pool per row:
+    `particles` latents are drawn for each row from the prior, each decoded with the row's
+    values imposed, and one is picked in proportion to the likelihood the given values had
+    under it. A latent that explains the given values (a parent row's, say) then shapes the
+    rest of the row, which a latent drawn blind to them would not."""
+    def repeat(t: torch.Tensor) -> torch.Tensor:
+        return t.repeat_interleave(particles)
+
+    pool = Constraints(given.classes, given.intervals,
+                       {j: repeat(c) for j, c in given.codes.items()},
+                       {k: repeat(v) for k, v in given.values.items()})
+    z = torch.from_numpy(prior.sample(n * particles, rng))
+    cont, disc, log_w = model.generate(z, generator, constraints=pool)
+    keys = log_w.numpy().astype(np.float64).reshape(n, particles) + rng.gumbel(
+        size=(n, particles))
+    pick = np.arange(n) * particles + np.argmax(keys, axis=1)
+    return cont.numpy()[pick], disc.numpy()[pick]
+
+
 def _effective_sample_size(log_w: np.ndarray) -> float:
     finite = log_w[np.isfinite(log_w)]
     if finite.size == 0:

@@ -196,7 +196,7 @@ class AutoregressiveHeads(nn.Module):
 
     def fusable(self, h: torch.Tensor, constraints: Constraints | None, greedy: bool) -> bool:
         """Whether `synthvae.fused` can draw these rows: plain sampling on the CPU."""
-        return (not greedy and not (constraints and (constraints.classes or constraints.intervals))
+        return (not greedy and not (constraints and not constraints.empty)
                 and h.device.type == "cpu" and self.kernel_draws)
 
     def noise(self, n: int, generator: torch.Generator | None, device: torch.device | str = "cpu"
@@ -243,6 +243,16 @@ class AutoregressiveHeads(nn.Module):
             g = self._state(base + context)
             if slot < self.n_discrete:
                 logits = self.discrete_heads[slot](g) / temperature
+                given = constraints.codes.get(slot)
+                if given is not None:  # the row's own value, weighted by how likely it was
+                    log_weight += torch.log_softmax(logits, 1).gather(1, given[:, None])[:, 0]
+                    codes[:, slot] = given
+                    e = self.code_embedding(given + self.offsets[slot])
+                    if sums is None:
+                        context += e
+                    else:
+                        sums += self.mix_a[slot][:, None, None] * e
+                    continue
                 allowed = constraints.classes.get(slot)
                 if allowed is not None:
                     masked = logits.masked_fill(~allowed, -math.inf)
@@ -268,7 +278,12 @@ class AutoregressiveHeads(nn.Module):
                 mean, logvar = self._continuous_params(g, k)
                 std = temperature * torch.exp(0.5 * logvar)
                 bounds = constraints.intervals.get(k)
-                if bounds is not None:
+                given = constraints.values.get(k)
+                if given is not None:
+                    log_weight += (-0.5 * ((given - mean) / std) ** 2 - torch.log(std)
+                                   - 0.5 * _LOG_2PI)
+                    values[:, k] = given
+                elif bounds is not None:
                     a, b = (bounds[0] - mean) / std, (bounds[1] - mean) / std
                     low, high = torch.special.ndtr(a), torch.special.ndtr(b)
                     log_weight += torch.log((high - low).clamp_min(1e-30))
@@ -292,9 +307,24 @@ class AutoregressiveHeads(nn.Module):
 @dataclass
 class Constraints:
     """Allowed values per model slot: `classes[j]` a bool mask over discrete slot j's classes,
-    `intervals[k]` an inclusive (low, high) range for continuous slot k."""
+    `intervals[k]` an inclusive (low, high) range for continuous slot k. `codes[j]` and
+    `values[k]` give each row its own value of a slot instead (one entry per row): the slot
+    is not drawn, and the log-weight gains the value's log-likelihood, so weighting draws by
+    it conditions them on the given values."""
     classes: dict[int, torch.Tensor] = field(default_factory=dict)
     intervals: dict[int, tuple[float, float]] = field(default_factory=dict)
+    codes: dict[int, torch.Tensor] = field(default_factory=dict)
+    values: dict[int, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.classes or self.intervals or self.codes or self.values)
+
+    def rows(self, part: slice) -> Constraints:
+        """These constraints for the rows in `part` (the per-row ones cut to them)."""
+        return Constraints(self.classes, self.intervals,
+                           {j: c[part] for j, c in self.codes.items()},
+                           {k: v[part] for k, v in self.values.items()})
 
 
 class VAE(nn.Module):
@@ -393,10 +423,12 @@ class VAE(nn.Module):
                      values[rows], codes[rows])
             return torch.from_numpy(values), torch.from_numpy(codes), z.new_zeros(len(z))
         # Slot-by-slot decoding is memory-bound; blocks that stay in cache run ~2x faster.
-        parts = [self.heads.sample(self.decoder(block), generator, temperature, constraints,
-                                   greedy, noise=(ub, eb), fuse=fuse)
-                 for block, ub, eb in zip(z.split(GENERATE_BLOCK), u.split(GENERATE_BLOCK),
-                                          eps.split(GENERATE_BLOCK))]
+        constraints = constraints or Constraints()
+        parts = [self.heads.sample(self.decoder(z[rows]), generator, temperature,
+                                   constraints.rows(rows), greedy, noise=(u[rows], eps[rows]),
+                                   fuse=fuse)
+                 for rows in (slice(i, i + GENERATE_BLOCK)
+                              for i in range(0, len(z), GENERATE_BLOCK))]
         if not parts:
             return self.heads.sample(self.decoder(z), generator, temperature, constraints,
                                      greedy, noise=(u, eps), fuse=fuse)

@@ -31,7 +31,7 @@ from tqdm import tqdm  # noqa: E402
 from .anomaly import LATENT_COLUMN, score_rows  # noqa: E402
 from .calibration import calibrate_marginals  # noqa: E402
 from .columns import ConditionError, TableEncoder  # noqa: E402
-from .conditional import as_constraints, draw_conditioned  # noqa: E402
+from .conditional import as_constraints, draw_conditioned, draw_given  # noqa: E402
 from .io import InputError, ordered_map  # noqa: E402
 from .memory import concat_chunks, small_pages  # noqa: E402
 from .model import VAE, Constraints, VAEConfig  # noqa: E402
@@ -455,6 +455,47 @@ class Synthesizer:
             # that set other columns from them are made to hold again
             rows = self.rules_.apply(rows, self.encoder_, skip=set(unruled) | shared, rng=rng)
         return rows
+
+    def sample_given(self, given: pd.DataFrame, random_state: int | None = None,
+                     particles: int = 8) -> pd.DataFrame:
+        """One row per row of `given`, holding that row's values of `given`'s columns (some
+        of the table's, not ids) and the other columns drawn conditioned on them, each row on
+        its own values: children beside their parent rows, say (`synthvae.relational`).
+        Rows keep `given`'s index. Each row picks one of `particles` latents in proportion
+        to how well it explains the given values (`draw_given`); more cost time in
+        proportion and condition more closely. Rules that set a given column are left
+        out; the others hold."""
+        self._check_fitted()
+        if not isinstance(given, pd.DataFrame):
+            raise TypeError(f"given must be a DataFrame, got {type(given).__name__}")
+        if not isinstance(particles, (int, np.integer)) or particles < 1:
+            raise ValueError(f"particles must be a positive integer, got {particles!r}")
+        if random_state is None:
+            seed = np.random.SeedSequence([self._sample_seed, self._draws])
+            self._draws += 1
+        else:
+            seed = np.random.SeedSequence(random_state)
+        rng = np.random.default_rng(seed)
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        ids = self.encoder_.id_stream(int(rng.integers(2**63)))
+        fixed = set(given.columns)
+        block = max(1, SAMPLE_CHUNK // particles)
+        parts = []
+        for start in range(0, max(len(given), 1), block):
+            part = given.iloc[start:start + block]
+            codes, values = self.encoder_.given(part, rng)
+            constraints = Constraints(
+                codes={j: torch.from_numpy(np.ascontiguousarray(c)) for j, c in codes.items()},
+                values={k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in values.items()})
+            with torch.no_grad():
+                continuous, discrete = draw_given(self.model_, self.prior_, constraints,
+                                                  len(part), particles, rng, generator)
+            rows = self.encoder_.decode(continuous, discrete, rng, skip_ids=True)
+            for name in given.columns:
+                rows[name] = part[name].to_numpy()
+            rows = ids(self.rules_.apply(rows, self.encoder_, skip=fixed, rng=rng))
+            parts.append(rows.set_axis(part.index))
+        return pd.concat(parts) if len(parts) > 1 else parts[0]
 
     # ------------------------------------------------------------ latent space
     def encode(self, df: pd.DataFrame, return_variance: bool = False

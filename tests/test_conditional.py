@@ -111,3 +111,28 @@ def test_real_rows_matching_conditions(adult, fitted):
     mask = fitted.encoder_.rows_matching(adult, {"income": ">50K", "age": (30, 40)})
     expected = (adult["income"] == ">50K") & adult["age"].between(30, 40)
     np.testing.assert_array_equal(mask, expected.to_numpy())
+
+
+def test_sample_given_holds_each_rows_values_and_draws_the_rest_beside_them(adult, fitted):
+    """Each row gets its own given values, and the columns drawn after them follow them
+    (education-num is a function of education); the columns before them follow too, through
+    the latent picked for the row: women are rarely husbands."""
+    given = pd.DataFrame({"education": ["Doctorate", "HS-grad"] * 500,
+                          "sex": ["Female"] * 500 + ["Male"] * 500}, index=range(10, 1010))
+    rows = fitted.sample_given(given, random_state=0)
+    assert list(rows.index) == list(given.index) and list(rows.columns) == list(adult.columns)
+    assert (rows["education"] == given["education"]).all() and (rows["sex"] == given["sex"]).all()
+    real_num = adult.groupby("education")["education-num"].first()
+    assert (rows["education-num"] == rows["education"].map(real_num)).mean() > 0.98
+    husbands = rows[rows["sex"] == "Female"]["relationship"].eq("Husband").mean()
+    blind = fitted.sample_given(given, random_state=0, particles=1)
+    assert husbands < 0.1 < blind[blind["sex"] == "Female"]["relationship"].eq("Husband").mean()
+    assert fitted.sample_given(given, random_state=0).equals(rows)
+
+
+def test_sample_given_refuses_ids_unknown_columns_and_bad_particles(fitted):
+    with pytest.raises(ConditionError, match="not in the table"):
+        fitted.sample_given(pd.DataFrame({"colour": ["red"]}))
+    with pytest.raises(ValueError, match="particles"):
+        fitted.sample_given(pd.DataFrame({"sex": ["Male"]}), particles=0)
+    assert len(fitted.sample_given(pd.DataFrame({"sex": pd.Series([], dtype=object)}))) == 0

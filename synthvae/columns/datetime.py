@@ -121,6 +121,8 @@ def misfit(s: pd.Series, candidates: tuple[str, ...], what: str, name: Any) -> s
 def write(ns: np.ndarray, fmt: str, offset_minutes: int = 0) -> np.ndarray:
     """Vectorised strftime in our format grammar: int64 wall-clock nanoseconds since the epoch
     (or since midnight, for clock-only formats) to an array of strings."""
+    if not len(ns):  # numpy's zfill cannot size an empty array
+        return np.zeros(0, dtype=np.str_)
     days = ns // DAY_NS
     clock = ns - days * DAY_NS
     dates = days.astype("datetime64[D]")

@@ -189,6 +189,28 @@ class TableEncoder:
             intervals.update({cs.start + k: bounds for k, bounds in c.intervals.items()})
         return classes, intervals, per_column
 
+    def given(self, df: pd.DataFrame, rng: np.random.Generator | None = None
+              ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """Each row's model outputs for the columns of `df` (some of the table's): codes per
+        discrete slot and values per continuous slot, indexed as in the whole table's blocks
+        (what `Constraints.codes` and `.values` take)."""
+        unknown = [c for c in df.columns if c not in self.columns_]
+        if unknown:
+            raise ConditionError(f"given columns not in the table: {unknown}; "
+                                 f"columns: {self.columns_}")
+        codes, values = {}, {}
+        for enc, (cs, ds) in zip(self.encoders_, self._slices):
+            if enc.name not in df.columns:
+                continue
+            if isinstance(enc, IdEncoder):
+                raise ConditionError(f"column {enc.name!r} is an id: ids are generated, "
+                                     f"never given")
+            part = enc.encode(df[enc.name], rng)
+            codes.update({ds.start + j: part.discrete[:, j] for j in range(ds.stop - ds.start)})
+            values.update({cs.start + k: part.continuous[:, k]
+                           for k in range(cs.stop - cs.start)})
+        return codes, values
+
     def rows_matching(self, df: pd.DataFrame, conditions: dict[str, Any]) -> np.ndarray:
         """Mask of the rows of `df` (real ones, say) that meet every condition."""
         _, _, per_column = self.constrain(conditions)
