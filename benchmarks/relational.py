@@ -14,11 +14,12 @@ rows whose keys point to no parent (orphan tail numbers and destinations; SDV's
 `drop_unknown_references` does the same) are dropped for both; synthvae's `orphans="keep"`
 is measured on the whole tables in `tests/`.
 
-Printed per tool: fit and sample seconds, peak memory, SDMetrics' multi-table quality and
-its four parts, referential integrity per foreign key (share of non-null values that find a
-generated parent), the children-per-parent KS complement per relationship (SDMetrics'
-CardinalityShapeSimilarity), and detection AUC (the classifier two-sample test, 0.5 =
-indistinguishable) of flights joined to their planes.
+Printed per tool (`synthvae.relational.scores`): fit and sample seconds, peak memory,
+SDMetrics' multi-table quality and its four parts, referential integrity per foreign key
+(share of non-null values that find a generated parent), the children-per-parent KS
+complement per relationship (SDMetrics' CardinalityShapeSimilarity), and per table the
+detection AUC (the classifier two-sample test, 0.5 = indistinguishable) of its rows joined
+to their context parent's columns: flights to their planes, weather to its airport.
 """
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -43,28 +43,15 @@ def load(folder: Path) -> dict[str, pd.DataFrame]:
 
 
 def prepared(folder: Path) -> tuple[dict[str, pd.DataFrame], dict, dict]:
-    """The tables with orphan rows dropped, our dataset schema (as a dict) and SDV's
-    multi-table metadata for them."""
-    from synthvae.evaluation.fidelity import sdmetrics_metadata
+    """The tables with orphan rows dropped, our dataset schema (as a dict) and the
+    multi-table metadata (SDMetrics' and SDV's format) for them."""
     from synthvae.relational import infer_dataset_schema
+    from synthvae.relational.scores import multi_table_metadata
 
     tables = load(folder)
     schema = infer_dataset_schema(tables)
     tables, _ = schema.check(tables, orphans="drop")
-    meta = {"tables": {}, "relationships": []}
-    for name, spec in schema.tables.items():
-        keys = {c for c in [spec.primary_key, *spec.foreign_keys] if c}
-        cols = sdmetrics_metadata(tables[name].drop(columns=sorted(keys)))["columns"]
-        cols.update({c: {"sdtype": "id"} for c in keys})
-        meta["tables"][name] = {"columns": {c: cols[c] for c in tables[name].columns}}
-        if spec.primary_key:
-            meta["tables"][name]["primary_key"] = spec.primary_key
-    for fk in schema.foreign_keys:
-        meta["relationships"].append({"parent_table_name": fk.parent,
-                                      "parent_primary_key": fk.parent_column,
-                                      "child_table_name": fk.child,
-                                      "child_foreign_key": fk.column})
-    return tables, schema.to_dict(), meta
+    return tables, schema.to_dict(), multi_table_metadata(tables, schema)
 
 
 # ----------------------------------------------------------------- the workers
@@ -95,7 +82,7 @@ def work_hma(data: Path, out: Path, seed: int) -> dict:
     model.fit(tables)
     fit = time.perf_counter() - start
     start = time.perf_counter()
-    synth = model.sample(scale=1.0)
+    synth = model.sample_scale(scale=1.0)
     return _finish(synth, out, fit, time.perf_counter() - start, {})
 
 
@@ -110,42 +97,17 @@ def _finish(synth: dict, out: Path, fit: float, sample: float, extra: dict) -> d
 
 
 # ------------------------------------------------------------------- scoring
-def score(real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame], meta: dict) -> dict:
-    from sdmetrics.multi_table import CardinalityShapeSimilarity
-    from sdmetrics.reports.multi_table import QualityReport
+def score(real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame], schema: dict) -> dict:
+    from synthvae.relational import DatasetSchema
+    from synthvae.relational.scores import score_database
 
-    from synthvae.evaluation.detection import detection
-
-    synth = {name: synth[name][list(real[name].columns)] for name in real}
-    report = QualityReport()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        report.generate(real, synth, meta, verbose=False)
-        parts = report.get_properties().set_index("Property")["Score"].round(4).to_dict()
-        cardinality = CardinalityShapeSimilarity.compute_breakdown(real, synth, meta)
-    integrity = {}
-    for rel in meta["relationships"]:
-        values = synth[rel["child_table_name"]][rel["child_foreign_key"]].dropna()
-        found = values.isin(synth[rel["parent_table_name"]][rel["parent_primary_key"]])
-        integrity[f"{rel['child_table_name']}.{rel['child_foreign_key']}"] = round(
-            float(found.mean()) if len(values) else 1.0, 4)
-    joined_meta = {"columns": {**{c: m for c, m in meta["tables"]["flights"]["columns"].items()
-                                  if m["sdtype"] != "id"},
-                               **{f"plane_{c}": m for c, m in
-                                  meta["tables"]["planes"]["columns"].items()
-                                  if m["sdtype"] != "id"}}}
-
-    def joined(db: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        planes = db["planes"].rename(columns=lambda c: c if c == "tailnum" else f"plane_{c}")
-        return db["flights"].merge(planes, on="tailnum", how="inner")
-
-    det = detection(joined(real), joined(synth), joined_meta)
-    return {"quality": round(report.get_score(), 4), "parts": parts,
-            "integrity": integrity,
-            "cardinality": {f"{k[1]}->{k[0]}" if isinstance(k, tuple) else str(k):
-                            round(v["score"], 4) for k, v in cardinality.items()},
-            "detection_flights_planes": det["auc"],
-            "giveaways": det.get("giveaways", [])[:3],
+    scores = score_database(real, synth, DatasetSchema.from_dict(schema))
+    return {"quality": scores["quality"], "parts": scores["quality_parts"],
+            "integrity": scores["referential_integrity"],
+            "cardinality": scores["cardinality_ks_complement"],
+            "detection": {name: t["detection_auc"] for name, t in scores["tables"].items()},
+            "giveaways": {name: [g["column"] for g in t["giveaways"]]
+                          for name, t in scores["tables"].items()},
             "rows": {name: len(df) for name, df in synth.items()}}
 
 
@@ -154,6 +116,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "flights")
     parser.add_argument("--sdv-python", help="python of a virtualenv with sdv installed")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tools", default="synthvae,hma",
+                        help="which to run, of synthvae,hma (hma needs --sdv-python)")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument("--worker", choices=["synthvae", "hma"], help=argparse.SUPPRESS)
     parser.add_argument("--work-dir", type=Path, help=argparse.SUPPRESS)
@@ -174,8 +138,9 @@ def main() -> int:
             df.to_parquet(work / f"{name}.parquet")
         (work / "schema.json").write_text(json.dumps(schema))
         (work / "metadata.json").write_text(json.dumps(meta))
-        tools = [("synthvae", sys.executable)]
-        if args.sdv_python:
+        wanted = args.tools.split(",")
+        tools = [("synthvae", sys.executable)] if "synthvae" in wanted else []
+        if args.sdv_python and "hma" in wanted:
             tools.append(("hma", args.sdv_python))
         for tool, python in tools:
             done = subprocess.run([python, __file__, "--worker", tool, "--work-dir", str(work),
@@ -187,7 +152,7 @@ def main() -> int:
                 continue
             figures = json.loads(done.stdout.strip().splitlines()[-1])
             synth = {name: pd.read_parquet(work / tool / f"{name}.parquet") for name in TABLES}
-            figures.update(score(real, synth, meta))
+            figures.update(score(real, synth, schema))
             results[tool] = figures
             print(f"{tool}: {json.dumps(figures)}", flush=True)
 
@@ -203,8 +168,9 @@ def main() -> int:
              for k in first.get("integrity", {})]
     rows += [(f"cardinality {k}", lambda r, k=k: r.get("cardinality", {}).get(k))
              for k in first.get("cardinality", {})]
-    rows += [("detection AUC, flights joined to planes",
-              lambda r: r.get("detection_flights_planes"))]
+    rows += [(f"detection AUC {k}" + (" (joined to planes)" if k == "flights" else
+                                      " (joined to airports)" if k == "weather" else ""),
+              lambda r, k=k: r.get("detection", {}).get(k)) for k in first.get("detection", {})]
     for label, get in rows:
         print(f"| {label} | " + " | ".join(str(get(r)) for r in results.values()) + " |")
     if args.json:

@@ -107,6 +107,9 @@ def cmd_show(root: str | None, dataset: str, version: str, as_json: bool) -> int
         print(json.dumps(manifest, indent=2))
         return 0
     names = versions(dataset, root)
+    if manifest.get("kind") == "database":
+        print(_show_database(manifest, names))
+        return 0
     figures = manifest["privacy"]["figures"]
     data, model, source = manifest["data"], manifest["model"], manifest["input"] or {}
     schema, scores = manifest["schema"] or {}, manifest["scores"]
@@ -173,6 +176,26 @@ def cmd_verify(root: str | None, datasets: list[str]) -> int:
 # -------------------------------------------------------------------------------- helpers
 
 
+def _show_database(manifest: dict[str, Any], names: list[str]) -> str:
+    latest = " (latest)" if manifest["version"] == names[-1] else ""
+    scores = manifest["scores"]
+    lines = [f"{manifest['dataset']} version {manifest['version']}{latest} (a database), "
+             f"published {manifest['created_at']}",
+             f"  path      {manifest['path']}",
+             f"  input     {manifest['input'].get('path')}; seed {manifest['seed']}, "
+             f"scale {manifest['scale']}",
+             f"  model     id {manifest['model']['id'][:16]}… "
+             f"(fitted in {_num(manifest['model'].get('fit_seconds'), 1)} s)",
+             f"  quality   {_num(scores.get('quality'))} (multi-table: "
+             + ", ".join(f"{k.lower()} {_num(v)}" for k, v in
+                         (scores.get("quality_parts") or {}).items()) + ")"]
+    lines += [f"  table     {name}: {t['rows']:,} rows in {t['file']}"
+              for name, t in manifest["tables"].items()]
+    lines += [f"  integrity {k}: {_num(v)}"
+              for k, v in (scores.get("referential_integrity") or {}).items()]
+    return "\n".join(lines)
+
+
 def _summary(manifest: dict[str, Any]) -> dict[str, Any]:
     return {
         "created_at": manifest["created_at"],
@@ -186,6 +209,8 @@ def _summary(manifest: dict[str, Any]) -> dict[str, Any]:
 
 def _gate(manifest: dict[str, Any], short: bool = False) -> str:
     gate = manifest["privacy"]["gate"]
+    if gate["passed"] is None:
+        return "not scored"
     words = "passed" if gate["passed"] else "FAILED"
     words += " (enforced)" if gate["enforced"] else " (not enforced)"
     if short or gate["passed"]:

@@ -1,5 +1,6 @@
 """`python -m flows.generate`: fit a VAE synthesizer to a table and write synthetic rows, a
-report and the model to an output folder (the flow itself: flows/generate_flow.py).
+report and the model to an output folder (the flow itself: flows/generate_flow.py). With
+`--dataset DIR`, related tables and a whole database instead (flows/database.py).
 
 The options are `synthvae.run.options.RunOptions`; `--help` answers from them alone, before
 PyTorch or Prefect load. The inputs are then read and checked by `synthvae.run.prepare`
@@ -20,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     3 the privacy gate failed, 128 + N stopped by signal N (143 SIGTERM, 130 SIGINT: the
     output folder as it was, the staging folder and Prefect's temporary server all gone)."""
     started = time.perf_counter()
+    args = sys.argv[1:] if argv is None else argv
+    if any(a == "--dataset" or a.startswith("--dataset=") for a in args):
+        # related tables: a database in, a database out (flows/database.py)
+        from flows.database import main as generate_database
+        return generate_database(args)
     options = RunOptions(**vars(build_parser().parse_args(argv)))
     # Loaded only once the options parse: Prefect and PyTorch take seconds to import.
     from flows.common import RunStopped, stop_on_signals

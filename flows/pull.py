@@ -42,6 +42,7 @@ from synthvae.catalog import load_manifest
 from synthvae.io import WRITE_FORMATS, InputError, read_table, write_table
 
 PICKS = ("first", "random")
+DATABASE_FORMATS = ("sqlite", "duckdb")
 
 
 def positive_int(text: str) -> int:
@@ -75,11 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="which published rows a slice takes (default: first)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of --pick random and of fresh draws (default: 0)")
-    parser.add_argument("--format", choices=WRITE_FORMATS, default=None,
-                        help="output format (default: from --out's suffix, else parquet)")
+    parser.add_argument("--format", choices=WRITE_FORMATS + DATABASE_FORMATS, default=None,
+                        help="output format (default: from --out's suffix, else parquet); "
+                        "a database's tables go to a folder of Parquet files, or one SQLite "
+                        "or DuckDB file")
+    parser.add_argument("--to", default=None, metavar="URL",
+                        help="a database's tables into a database server "
+                        "(postgresql://user:password@host/db), keys declared")
+    parser.add_argument("--scale", type=_scale, default=None,
+                        help="a database: that share of its parents with all their children "
+                        "(keys intact); with --fresh, that many times the real rows")
     parser.add_argument("--out", default=None, metavar="PATH",
                         help="output file (default: <dataset>-v<version>-<rows>.<format> in "
-                        "the current folder); .csv.gz writes gzip")
+                        "the current folder); .csv.gz writes gzip; a database's .sqlite or "
+                        ".duckdb file, or its folder of Parquet files")
     parser.add_argument("--catalog", default=None, metavar="DIR",
                         help="catalog root (default: $SYNTHVAE_CATALOG, else data/catalog)")
     return parser
@@ -99,8 +109,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def pull(args: argparse.Namespace) -> str:
     """Do the pull; return the line that reports it. Raises InputError for bad input."""
-    fmt = _output_format(args.format, args.out)
     manifest = load_manifest(args.dataset, args.version, args.catalog)  # verifies every file
+    if manifest.get("kind") == "database":
+        return _pull_database(args, manifest)
+    if args.to or args.scale or args.format in DATABASE_FORMATS:
+        raise InputError(f"{args.dataset} is one table: --to, --scale and --format "
+                         f"{'/'.join(DATABASE_FORMATS)} are for databases; write CSV or Parquet")
+    fmt = _output_format(args.format, args.out)
     folder = Path(manifest["path"])
     version = manifest["version"]
     published = int(manifest["rows"])
@@ -134,6 +149,92 @@ def pull(args: argparse.Namespace) -> str:
         how += " published rows"
     write_table(rows, out, fmt)
     return f"Wrote {len(rows):,} rows to {out} ({fmt}): {how}; {_verdict(manifest)}"
+
+
+def _pull_database(args: argparse.Namespace, manifest: dict[str, Any]) -> str:
+    """A whole published database, or a consistent part of it, into files or a server."""
+    import pandas as pd
+
+    from synthvae.relational import DatasetSchema
+    from synthvae.relational.export import write_database
+    from synthvae.relational.subset import subset
+
+    if args.rows or args.where or args.pick != "first":
+        raise InputError(f"{args.dataset} is a database: take a part of it with --scale, "
+                         f"not --rows, --where or --pick")
+    if args.to and (args.out or args.format):
+        raise InputError("--to writes into a database server; drop --out and --format")
+    folder, version = Path(manifest["path"]), manifest["version"]
+    schema = DatasetSchema.from_yaml(folder / "dataset.yaml")
+    scale = args.scale or 1.0
+    if args.fresh:
+        from synthvae.relational import DatabaseSynthesizer
+        tables = DatabaseSynthesizer.load(folder / "model").sample(scale, random_state=args.seed)
+        how = f"drawn from {args.dataset} v{version}'s model (scale {scale}, seed {args.seed})"
+    else:
+        if scale > 1:
+            raise InputError(f"--scale {scale}: a published database holds scale 1 at most; "
+                             f"add --fresh to draw more from its model")
+        tables = {name: pd.read_parquet(folder / t["file"])
+                  for name, t in manifest["tables"].items()}
+        how = f"{args.dataset} v{version}'s published tables"
+        if scale < 1:
+            tables = subset(tables, schema, scale, args.seed)
+            how = f"{scale:g} of {how}' parents with all their children (seed {args.seed})"
+    if args.to:
+        target: str | Path = args.to
+    else:
+        fmt = args.format or _database_format(args.out)
+        if fmt not in DATABASE_FORMATS + ("parquet",):
+            raise InputError(f"--format {fmt}: a database is written as parquet (a folder), "
+                             f"sqlite or duckdb")
+        target = Path(args.out) if args.out else Path(
+            f"{args.dataset}-v{version}{'' if fmt == 'parquet' else '.' + fmt}")
+    try:
+        undeclared = write_database(tables, schema, target,
+                                    None if args.to else (args.format or _database_format(
+                                        args.out)))
+    except FileExistsError as err:
+        raise InputError(str(err)) from None
+    except ImportError as err:
+        raise InputError(f"{err}: install synthvae's database extras") from None
+    except Exception as err:  # a server that refuses the connection, a bad URL...
+        if type(err).__module__.startswith(("sqlalchemy", "psycopg", "duckdb")):
+            raise InputError(f"could not write to {_hide_password(str(target))}: "
+                             f"{_one_line(err).split(' (Background')[0]}") from None
+        raise
+    rows = sum(len(df) for df in tables.values())
+    shown = _hide_password(str(target))
+    note = ("; not declared, as orphan keys (kept at the real rate) would break them: "
+            + ", ".join(fk.describe() for fk in undeclared)) if undeclared else \
+        "; every foreign key declared"
+    return (f"Wrote {len(tables)} tables, {rows:,} rows to {shown}: {how}{note}; "
+            f"multi-table quality {_num(manifest['scores'].get('quality'))}")
+
+
+def _database_format(out: str | None) -> str:
+    name = (out or "").lower()
+    return ("sqlite" if name.endswith((".sqlite", ".sqlite3", ".db"))
+            else "duckdb" if name.endswith(".duckdb") else "parquet")
+
+
+def _hide_password(url: str) -> str:
+    import re
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def _num(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "n/a"
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
 
 
 def _draw(folder: Path, n: int, seed: int, where: list[str] | None):

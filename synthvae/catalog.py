@@ -59,6 +59,7 @@ DATA_FILE = "data/synthetic.parquet"
 MODEL_DIR = "model"
 MODEL_FILES = ("synthesizer.json", "model.safetensors", "arrays.safetensors")
 SCHEMA_FILE = "schema.yaml"
+DATABASE_REPORT = "synthvae.database-report"
 SCORE_KEYS = ("quality", "column_shapes", "column_pair_trends")
 LATEST = "latest"
 STAGING_PREFIX = ".staging-"
@@ -273,29 +274,104 @@ def publish(
             )
         data = _data_summary(staging / DATA_FILE)
         files = {rel: _file_entry(staging / rel) for rel in sorted(sources)}
-        base = _manifest(dataset, run, report, files, data)
-        for directory in sorted((p for p in staging.rglob("*") if p.is_dir()), reverse=True):
-            _fsync_dir(directory)
-            os.chmod(directory, _DIR_MODE)
-        while True:
-            version = _next_version(dataset_dir)
-            final = dataset_dir / str(version)
-            manifest = {**base, "version": str(version)}
-            manifest["checksum"] = _checksum(manifest)
-            manifest_path = staging / MANIFEST
-            if manifest_path.exists():
-                manifest_path.unlink()
-            manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-            _seal_file(manifest_path)
-            os.chmod(staging, _DIR_MODE)
-            if _rename_into_place(staging, final):
-                break
-            os.chmod(staging, 0o755)  # lost the race for this number: take the next one
-        _fsync_dir(dataset_dir)
-        return final
+        return _place(staging, dataset_dir, _manifest(dataset, run, report, files, data))
     except BaseException:
         _rmtree(staging)
         raise
+
+
+def publish_database(
+    run_dir: str | os.PathLike, dataset: str, catalog_root: str | os.PathLike | None = None
+) -> Path:
+    """Publish a finished `flows.generate --dataset` output folder (tables/<name>.parquet,
+    model/, dataset.yaml, report.json, report.html) as the next version of `dataset`: one
+    version holding every table, verified as a whole like any other. NotPublishableError
+    when a part is missing."""
+    check_name(dataset, "dataset")
+    run = Path(run_dir)
+    report_path = run / "report.json"
+    if not report_path.is_file():
+        raise NotPublishableError(f"{run}: no report.json; is it a finished database run?")
+    report_bytes = report_path.read_bytes()
+    report = json.loads(report_bytes)
+    if report.get("format") != DATABASE_REPORT:
+        raise NotPublishableError(f"{report_path}: not a database run's report")
+    needed = [f"tables/{name}.parquet" for name in report["rows"]] + [
+        "model/dataset.json", "dataset.yaml", "report.html"]
+    missing = [rel for rel in needed if not (run / rel).is_file()]
+    if missing:
+        raise NotPublishableError(f"{run}: missing {missing}")
+    sources = {p.relative_to(run).as_posix(): p for p in sorted(run.rglob("*"))
+               if p.is_file() and not any(part.startswith(".") for part in p.relative_to(run).parts)}
+    root = resolve_root(catalog_root)
+    dataset_dir = root / dataset
+    dataset_dir.mkdir(parents=True, exist_ok=True)
+    _sweep_stale_staging(dataset_dir)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dataset_dir))
+    try:
+        for rel, source in sources.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _copy_file(source, target)
+            _seal_file(target)
+        if (staging / "report.json").read_bytes() != report_bytes:
+            raise CatalogError(f"run folder {run} changed while it was being published; "
+                               f"publish again")
+        files = {rel: _file_entry(staging / rel) for rel in sorted(sources)}
+        model_files = {rel: entry for rel, entry in files.items() if rel.startswith("model/")}
+        scores = report.get("scores") or {}
+        base = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "kind": "database",
+            "dataset": dataset, "version": None,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace(
+                "+00:00", "Z"),
+            "source_run": str(run.resolve()), "input": {"path": report.get("dataset")},
+            "schema": {"file": "dataset.yaml", "inferred": report.get("schema_inferred")},
+            "tables": {name: {"file": f"tables/{name}.parquet", "rows": r["synthetic"]}
+                       for name, r in report["rows"].items()},
+            "model": {"id": hashlib.sha256("".join(
+                f"{rel}:{entry['sha256']}\n" for rel, entry in sorted(model_files.items())
+            ).encode()).hexdigest(), "dir": f"{MODEL_DIR}/",
+                      "fit_seconds": (report.get("fit_seconds") or {}).get("total")},
+            "seed": report.get("seed"), "scale": report.get("scale"),
+            "rows": sum(r["synthetic"] for r in report["rows"].values()),
+            "conditions": [],
+            "scores": {"quality": scores.get("quality"),
+                       "quality_parts": scores.get("quality_parts"),
+                       "referential_integrity": scores.get("referential_integrity")},
+            # no privacy gate for databases yet: reported as not scored, never as passed
+            "privacy": {"gate": {"enforced": False, "passed": None, "failures": [],
+                                 "thresholds": None}, "figures": {}},
+            "software": None, "files": files,
+        }
+        return _place(staging, dataset_dir, base)
+    except BaseException:
+        _rmtree(staging)
+        raise
+
+
+def _place(staging: Path, dataset_dir: Path, base: dict[str, Any]) -> Path:
+    """Seal `staging` and rename it into place as the next free version, manifest written
+    for that number; returns the version's folder."""
+    for directory in sorted((p for p in staging.rglob("*") if p.is_dir()), reverse=True):
+        _fsync_dir(directory)
+        os.chmod(directory, _DIR_MODE)
+    while True:
+        version = _next_version(dataset_dir)
+        final = dataset_dir / str(version)
+        manifest = {**base, "version": str(version)}
+        manifest["checksum"] = _checksum(manifest)
+        manifest_path = staging / MANIFEST
+        if manifest_path.exists():
+            manifest_path.unlink()
+        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _seal_file(manifest_path)
+        os.chmod(staging, _DIR_MODE)
+        if _rename_into_place(staging, final):
+            break
+        os.chmod(staging, 0o755)  # lost the race for this number: take the next one
+    _fsync_dir(dataset_dir)
+    return final
 
 
 def _copy_file(source: Path, target: Path) -> None:

@@ -30,6 +30,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ..io import InputError
+
 ORPHANS = ("error", "keep", "drop")
 # Inference: a foreign key's non-null values must mostly be the parent key's; a column of
 # another name than the parent key's must nearly always be (so `dest` finds `airports.faa`
@@ -38,7 +40,7 @@ SAME_NAME_INCLUSION = 0.5
 OTHER_NAME_INCLUSION = 0.95
 
 
-class DatasetSchemaError(ValueError):
+class DatasetSchemaError(InputError):
     """A dataset schema that cannot be used, or tables that do not keep it: one line."""
 
 

@@ -172,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m flows.generate",
         description="Fit a VAE synthesizer to a table and write synthetic rows, a report "
                     "(report.json, report.html) and the model to an output folder.",
+        epilog="Related tables: python -m flows.generate --dataset DIR [--schema FILE] "
+               "[--scale S] writes a whole synthetic database (--dataset DIR --help).",
     )
     for spec in fields(RunOptions):
         meta = spec.metadata
