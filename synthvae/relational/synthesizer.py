@@ -35,6 +35,7 @@ import pandas as pd
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.neighbors import NearestNeighbors
 
+from ..io import _umask
 from ..synthesizer import Synthesizer
 from .schema import DatasetSchema, DatasetSchemaError, ForeignKey, infer_dataset_schema
 
@@ -333,6 +334,7 @@ class DatabaseSynthesizer:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; the model is the user's to share
         try:
             for name, synth in self.synthesizers_.items():
                 synth.save(tmp / "tables" / name)
