@@ -257,17 +257,9 @@ def publish(
     sources = _sources(run, report)
     identity = _identity(run)
 
-    root = resolve_root(catalog_root)
-    dataset_dir = root / dataset
-    dataset_dir.mkdir(parents=True, exist_ok=True)
-    _sweep_stale_staging(dataset_dir)
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dataset_dir))
+    dataset_dir, staging = _staging(dataset, catalog_root)
     try:
-        for rel, source in sources.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _copy_file(source, target)
-            _seal_file(target)
+        _copy_sealed(sources, staging)
         if _identity(run) != identity or (staging / "report.json").read_bytes() != report_bytes:
             raise CatalogError(
                 f"run folder {run} was replaced while it was being published; publish again"
@@ -303,17 +295,9 @@ def publish_database(
         raise NotPublishableError(f"{run}: missing {missing}")
     sources = {p.relative_to(run).as_posix(): p for p in sorted(run.rglob("*"))
                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(run).parts)}
-    root = resolve_root(catalog_root)
-    dataset_dir = root / dataset
-    dataset_dir.mkdir(parents=True, exist_ok=True)
-    _sweep_stale_staging(dataset_dir)
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dataset_dir))
+    dataset_dir, staging = _staging(dataset, catalog_root)
     try:
-        for rel, source in sources.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _copy_file(source, target)
-            _seal_file(target)
+        _copy_sealed(sources, staging)
         if (staging / "report.json").read_bytes() != report_bytes:
             raise CatalogError(f"run folder {run} changed while it was being published; "
                                f"publish again")
@@ -348,6 +332,22 @@ def publish_database(
     except BaseException:
         _rmtree(staging)
         raise
+
+
+def _staging(dataset: str, catalog_root: str | os.PathLike | None) -> tuple[Path, Path]:
+    """The dataset's folder, and a fresh private staging folder inside it (stale ones swept)."""
+    dataset_dir = resolve_root(catalog_root) / dataset
+    dataset_dir.mkdir(parents=True, exist_ok=True)
+    _sweep_stale_staging(dataset_dir)
+    return dataset_dir, Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dataset_dir))
+
+
+def _copy_sealed(sources: dict[str, Path], staging: Path) -> None:
+    for rel, source in sources.items():
+        target = staging / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _copy_file(source, target)
+        _seal_file(target)
 
 
 def _place(staging: Path, dataset_dir: Path, base: dict[str, Any]) -> Path:

@@ -244,21 +244,15 @@ class AutoregressiveHeads(nn.Module):
             if slot < self.n_discrete:
                 logits = self.discrete_heads[slot](g) / temperature
                 given = constraints.codes.get(slot)
-                if given is not None:  # the row's own value, weighted by how likely it was
-                    log_weight += torch.log_softmax(logits, 1).gather(1, given[:, None])[:, 0]
-                    codes[:, slot] = given
-                    e = self.code_embedding(given + self.offsets[slot])
-                    if sums is None:
-                        context += e
-                    else:
-                        sums += self.mix_a[slot][:, None, None] * e
-                    continue
                 allowed = constraints.classes.get(slot)
                 if allowed is not None:
                     masked = logits.masked_fill(~allowed, -math.inf)
                     log_weight += torch.logsumexp(masked, 1) - torch.logsumexp(logits, 1)
                     logits = masked
-                if greedy:
+                if given is not None:  # the row's own value, weighted by how likely it was
+                    log_weight += torch.log_softmax(logits, 1).gather(1, given[:, None])[:, 0]
+                    code = given
+                elif greedy:
                     code = torch.argmax(logits, dim=1)
                 else:
                     cdf = torch.softmax(logits, 1).cumsum(1)

@@ -10,12 +10,12 @@ nowhere, kept at their real rate) cannot be, and is returned among the undeclare
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from ..io import atomic_dir
 from .schema import DatasetSchema, ForeignKey
 
 FORMATS = ("parquet", "sqlite", "duckdb")
@@ -46,14 +46,10 @@ def write_database(tables: dict[str, pd.DataFrame], schema: DatasetSchema, targe
         raise ValueError(f"format must be one of {FORMATS} or a database URL, got {format!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if format == "parquet":
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with atomic_dir(path) as tmp:
             for name in schema.order():
                 tables[name].to_parquet(tmp / f"{name}.parquet", index=False)
             schema.to_yaml(tmp / "dataset.yaml")
-            _replace(tmp, path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return declarable(tables, schema)[1]
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
@@ -68,17 +64,6 @@ def write_database(tables: dict[str, pd.DataFrame], schema: DatasetSchema, targe
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
     return undeclared
-
-
-def _replace(tmp: Path, path: Path) -> None:
-    if path.exists():
-        old = path.with_name(f".{path.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
 
 
 def _sql_type(s: pd.Series):

@@ -23,9 +23,6 @@ an `id` column, regenerated, and each foreign key takes its matched parent's new
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +32,7 @@ import pandas as pd
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.neighbors import NearestNeighbors
 
-from ..io import _umask
+from ..io import atomic_dir
 from ..synthesizer import Synthesizer
 from .schema import DatasetSchema, DatasetSchemaError, ForeignKey, infer_dataset_schema
 
@@ -332,10 +329,7 @@ class DatabaseSynthesizer:
         whole or not at all (written beside it, then renamed)."""
         self._check_fitted()
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; the model is the user's to share
-        try:
+        with atomic_dir(path) as tmp:
             for name, synth in self.synthesizers_.items():
                 synth.save(tmp / "tables" / name)
             meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
@@ -348,16 +342,6 @@ class DatabaseSynthesizer:
                     "referenced": self.referenced_, "fit_seconds": self.fit_seconds_,
                     "sample_seed": self._sample_seed}
             (tmp / "dataset.json").write_text(json.dumps(meta, indent=1))
-            if path.exists():
-                old = path.with_name(f".{path.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return path
 
     @classmethod
