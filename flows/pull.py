@@ -180,7 +180,8 @@ def _pull_database(args: argparse.Namespace, manifest: dict[str, Any]) -> str:
         how = f"{args.dataset} v{version}'s published tables"
         if scale < 1:
             tables = subset(tables, schema, scale, args.seed)
-            how = f"{scale:g} of {how}' parents with all their children (seed {args.seed})"
+            how = (f"{scale:g} of the parents in {args.dataset} v{version}'s published "
+                   f"tables, with all their children (seed {args.seed})")
     if args.to:
         target: str | Path = args.to
     else:

@@ -67,7 +67,9 @@ def joined_with_context(tables: dict[str, pd.DataFrame], schema: DatasetSchema, 
 def score_database(real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame],
                    schema: DatasetSchema, seed: int = 0) -> dict:
     from sdmetrics.multi_table import CardinalityShapeSimilarity
-    from sdmetrics.reports.multi_table import QualityReport
+    with warnings.catch_warnings():  # its deprecation notice is SDMetrics' to act on, not the user's
+        warnings.simplefilter("ignore", FutureWarning)
+        from sdmetrics.reports.multi_table import QualityReport
 
     start = time.perf_counter()
     synth = {name: synth[name][list(real[name].columns)] for name in real}
@@ -83,12 +85,16 @@ def score_database(real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame]
         r, columns = joined_with_context(real, schema, name)
         s, _ = joined_with_context(synth, schema, name)
         table_meta = {"columns": sdmetrics_metadata(r[columns])["columns"]}
-        det = detection(r[columns], s[columns], table_meta, seed=seed)
+        try:
+            det = detection(r[columns], s[columns], table_meta, seed=seed)
+        except ValueError as err:  # scikit-learn on a degenerate table: say so, score the rest
+            det = {"auc": None, "not_available": f"detection failed: {err}"}
         tables[name] = {"rows_real": len(real[name]), "rows_synthetic": len(synth[name]),
                         "detection_auc": det["auc"],
                         "detection_with": schema.context(name).parent
                         if schema.context(name) else None,
-                        "giveaways": det.get("giveaways", [])[:3]}
+                        "giveaways": det.get("giveaways", [])[:3],
+                        "not_available": det.get("not_available")}
     return {"quality": round(float(report.get_score()), 4), "quality_parts": parts,
             "referential_integrity": integrity(synth, schema),
             "referential_integrity_real": integrity(real, schema),
