@@ -39,6 +39,7 @@ from .prior import GaussianMixturePrior  # noqa: E402
 from .rules import KINDS, RuleSet, discover, keeping, with_declared  # noqa: E402
 from . import declared  # noqa: E402
 from .schema import SchemaViolation  # noqa: E402
+from .split import event_column, event_groups, validation_split  # noqa: E402
 from .dp import check_privacy_budget, default_delta, train_private  # noqa: E402
 from .train import EpochStats, TrainConfig, train  # noqa: E402
 
@@ -82,6 +83,8 @@ class Synthesizer:
 
     Parameters are named as a user would say them; see `VAEConfig` and `TrainConfig` for what
     each does. `epochs=None` picks about 2,500 optimiser steps' worth (86 epochs on Adult).
+    Early stopping watches `validation_fraction` of the rows, held back together where they
+    share an event (`synthvae.split`; the column in `validation_groups_`).
     `batch_size="auto"` takes about a 32nd of the rows, a power of two from 128 to 1,024
     (1,024 from 16,384 training rows on, and under DP).
     `column_kinds` overrides the detected kind of any column ("numeric", "categorical",
@@ -197,10 +200,12 @@ class Synthesizer:
         if private:
             delta = self.dp_delta if self.dp_delta is not None else default_delta(len(df))
             check_privacy_budget(self.dp_epsilon, delta)
-        order = np.random.default_rng(split_seed).permutation(len(df))
         # Under DP no rows are held back: stopping on real validation rows would leak.
         n_val = int(round(len(df) * self.validation_fraction)) if len(df) >= 50 and not private else 0
-        val, fit_rows = order[:n_val], order[n_val:]
+        self.validation_groups_ = event_column(df, self.encoder_) if n_val else None
+        val, fit_rows = validation_split(
+            len(df), n_val, np.random.default_rng(split_seed),
+            None if self.validation_groups_ is None else event_groups(df[self.validation_groups_]))
         if n_val == 0:  # too few rows to hold any back: validate on the training rows
             val = fit_rows
         self.model_config_ = VAEConfig(
@@ -657,6 +662,7 @@ class Synthesizer:
             "calibration": self.calibration_, "rules": self.rules_.to_list(),
             "near_rules": self.rules_.near_list(),
             "unenforced_rules": self.rules_.unenforced_list(), "numeric_bins": self.numeric_bins_,
+            "validation_groups": self.validation_groups_,
         }
         save_tensors({k: v.contiguous() for k, v in self.model_.state_dict().items()},
                      str(path / "model.safetensors"))
@@ -698,6 +704,7 @@ class Synthesizer:
             self.rules_ = RuleSet.from_list(meta.get("rules"), meta.get("near_rules"),
                                              meta.get("unenforced_rules"))
             self.numeric_bins_ = meta.get("numeric_bins", 0)
+            self.validation_groups_ = meta.get("validation_groups")
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
             raise ModelFileError(f"{meta_file} and {path / 'arrays.safetensors'} do not make "
                                  f"a synthesizer ({_first_line(err)}); save the model again"

@@ -151,11 +151,7 @@ class DatabaseSynthesizer:
             self.columns_[name] = {c: str(df[c].dtype) for c in df.columns}
             self.n_rows_[name] = len(df)
             self.referenced_[name] = {
-                fk.column: [int(df[fk.column].isin(tables[fk.parent][fk.parent_column]).any()
-                                and df[fk.column][df[fk.column].isin(
-                                    tables[fk.parent][fk.parent_column])].nunique()),
-                            int(df[fk.column][df[fk.column].notna() & ~df[fk.column].isin(
-                                tables[fk.parent][fk.parent_column])].nunique())]
+                fk.column: _referenced(df[fk.column], tables[fk.parent][fk.parent_column])
                 for fk in self.schema_.foreign_keys if fk.child == name}
             self.links_[name] = {
                 fk.column: {k: int(v) for k, v in frame[f"{fk.column}.{LINK}"]
@@ -371,6 +367,11 @@ class DatabaseSynthesizer:
         if not hasattr(self, "synthesizers_"):
             raise RuntimeError("this DatabaseSynthesizer is not fitted yet; call fit first")
 
+
+def _referenced(keys: pd.Series, parent_keys: pd.Series) -> list[int]:
+    """[distinct parents the keys point to, distinct orphan keys (pointing to no parent)]."""
+    found = keys.isin(parent_keys)
+    return [int(keys[found].nunique()), int(keys[~found & keys.notna()].nunique())]
 
 def _follows(df: pd.DataFrame, schema: DatasetSchema, name: str) -> list[str]:
     """The foreign keys other than the context that hold one value among a context parent's
