@@ -6,7 +6,7 @@ import pytest
 
 from synthvae import Synthesizer
 from synthvae.columns import TableEncoder
-from synthvae.io import read_table
+from synthvae.io import InputError, read_table
 from synthvae.split import EVENT_SHARE, event_column, event_groups, validation_split
 
 DATA = Path(__file__).parent / "data"
@@ -58,11 +58,18 @@ def test_each_null_is_a_group_of_its_own():
     assert groups[0] == groups[3] and len(set(groups)) == 4
 
 
-def test_a_fit_holds_back_whole_events_and_keeps_the_column_with_the_model(tmp_path):
+def test_a_fit_holds_back_whole_events_when_asked_and_keeps_the_column_with_the_model(
+        tmp_path):
     df = read_table(DATA / "groups" / "covid_testing.csv.gz")
-    model = Synthesizer(epochs=1, random_state=0, calibrate=False).fit(df)
+    model = Synthesizer(epochs=1, random_state=0, calibrate=False,
+                        validation_groups="auto").fit(df)
     assert model.validation_groups_ == "subject_id"
     assert Synthesizer.load(model.save(tmp_path / "m")).validation_groups_ == "subject_id"
-    plain = Synthesizer(epochs=1, random_state=0, calibrate=False).fit(
-        read_table(DATA / "corpus" / "adult.csv.gz"))
-    assert plain.validation_groups_ is None
+    named = Synthesizer(epochs=1, random_state=0, calibrate=False,
+                        validation_groups="gender").fit(df)
+    assert named.validation_groups_ == "gender"
+    # by default the split is row by row, as it always was
+    assert Synthesizer(epochs=1, random_state=0, calibrate=False).fit(df).validation_groups_ \
+        is None
+    with pytest.raises(InputError, match="validation_groups: no column 'patient'"):
+        Synthesizer(epochs=1, validation_groups="patient").fit(df)
