@@ -88,8 +88,8 @@ class Synthesizer:
     repeats, or a repeating timestamp with a time of day: `synthvae.split`), a column name
     those that share its value; `validation_groups_` names the column. It guards against
     learning a table's events by heart (police_force passed the privacy gate on 4 of 4 seeds
-    with it, 2 of 4 without) at a cost in fidelity there (detection 0.58 -> 0.76), so it is
-    not the default (benchmarks/RESULTS.md).
+    with it, 2 of 4 without) at a cost in fidelity there (detection 0.54-0.62 -> 0.75-0.79),
+    so it is not the default (benchmarks/RESULTS.md).
     `batch_size="auto"` takes about a 32nd of the rows, a power of two from 128 to 1,024
     (1,024 from 16,384 training rows on, and under DP).
     `column_kinds` overrides the detected kind of any column ("numeric", "categorical",

@@ -20,7 +20,7 @@ from synthvae.run import steps
 from synthvae.run.options import RunOptions, build_parser
 from synthvae.run.prepare import holdout_rows, prepare
 from synthvae.run.summary import markdown, summary
-from synthvae.synthesizer import SAMPLE_CHUNK
+from synthvae.synthesizer import SAMPLE_CHUNK, Synthesizer
 
 ROOT = Path(__file__).resolve().parents[1]
 ADULT = ROOT / "data" / "adult.csv.gz"
@@ -143,3 +143,15 @@ def test_a_saved_model_with_the_bundled_table_refuses_options_that_need_training
     with pytest.raises(InputError, match="--model skips training"):
         prepare(RunOptions(model_dir=str(tmp_path / "model"), output_dir=str(tmp_path / "o"),
                            **option))
+
+
+def test_validation_groups_reach_the_synthesizer_and_stay_with_the_model(small_adult, tmp_path):
+    options = RunOptions(**vars(build_parser().parse_args(
+        ["--input", str(small_adult), "--schema", str(ADULT_SCHEMA), "--epochs", "1",
+         "--output", str(tmp_path / "out"), "--validation-groups", "workclass"])))
+    prepared = prepare(options)
+    model, _ = steps.fit(prepared.table, prepared.schema, prepared.options, tmp_path / "model",
+                         prepared.schema_path)
+    assert model.validation_groups_ == "workclass"
+    assert Synthesizer.load(tmp_path / "model").validation_groups_ == "workclass"
+    assert RunOptions().validation_groups is None

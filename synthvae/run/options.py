@@ -91,6 +91,11 @@ class RunOptions:
     protect_below: int | None = option(
         None, "a category, or a repeated number, seen in fewer than this many training rows "
               "is never generated as it is (1: off)", shown="3", parse=positive_int)
+    validation_groups: str | None = option(
+        None, "hold back together, for early stopping, the rows that share an event: 'auto' "
+              "(a key or a timestamp with a time of day that repeats) or a column; it keeps "
+              "a model from learning events by heart, at some cost in fidelity",
+        shown="none: rows at random")
     max_seconds: float | None = option(None, "training time budget in seconds",
                                        shown="no limit", parse=positive_float)
     holdout_fraction: float = option(

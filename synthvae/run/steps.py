@@ -60,7 +60,7 @@ def fit(train: pd.DataFrame, schema: TableSchema, options: RunOptions, model_dir
         column_kinds=schema.kinds(), declared_rules=schema.rules,
         keep_rules=schema.discovered_rules,
         dp_epsilon=options.dp_epsilon, dp_delta=options.dp_delta, progress=progress,
-        **{name: value for name in ("epochs", "protect_below")
+        **{name: value for name in ("epochs", "protect_below", "validation_groups")
            if (value := getattr(options, name)) is not None},
     )
     # the most epochs is set from the table at fit time, before the first epoch ends
