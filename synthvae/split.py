@@ -4,17 +4,19 @@ Early stopping ends training when the loss on held-back rows stops falling. A he
 that shares its event with training rows (an incident's other officers, the same hour's
 weather at another airport, a subject's other tests) is nearly a training row: its loss
 keeps falling while the model learns those events by heart, so training runs on into
-copying them. On `police_force` (9,048 rows, 4,507 distinct incident times), rows split one
-by one trained for 81 epochs and the synthetic rows sat closer to training rows than real
-unseen rows do (the privacy gate's closeness protection 0.83-0.85, failing); split by
-incident, training stopped after 35 and protection was 0.92-0.97 (benchmarks/RESULTS.md).
+copying them. On `police_force` (9,048 rows, 4,507 distinct incident times), split row by
+row, training ran 62-96 epochs and the privacy gate failed on closeness to training rows
+for 2 of 4 seeds (protection 0.85-0.90); split by incident it stopped after 31-34 and
+passed on all 4 (0.90-0.97), but its rows became easier to tell from real (detection
+0.54-0.62 -> 0.75-0.79). So the split by event is an option (`Synthesizer(
+validation_groups=...)`), not the default (benchmarks/RESULTS.md).
 
-So rows that share an event are held back together: the rows of one key that repeats (an id
-keying groups of rows), else of one timestamp that carries a time of day and repeats, its
-distinct values between EVENT_SHARE of the rows (a timestamp that never repeats shares
-nothing; one taking a few values is a period, not an event). A date alone (no time of day)
-names a day, which many unrelated rows share, and is not taken. Without such a column the
-split is the plain seeded permutation of the rows.
+"auto" (`event_column`) takes the rows of one key that repeats (an id keying groups of
+rows), else of one timestamp that carries a time of day and repeats, its distinct values
+between EVENT_SHARE of the rows (a timestamp that never repeats shares nothing; one taking a
+few values is a period, not an event). A date alone (no time of day) names a day, which many
+unrelated rows share, and is not taken. Without such a column the split is the plain seeded
+permutation of the rows, as it is by default.
 """
 from __future__ import annotations
 

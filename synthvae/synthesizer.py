@@ -214,6 +214,12 @@ class Synthesizer:
         val, fit_rows = validation_split(
             len(df), n_val, np.random.default_rng(split_seed),
             None if self.validation_groups_ is None else event_groups(df[self.validation_groups_]))
+        if self.validation_groups_ is not None and (len(val) > 2 * n_val or not len(fit_rows)):
+            raise InputError(
+                f"validation_groups: column {self.validation_groups_!r} has too few distinct "
+                f"values to hold back about {self.validation_fraction:.0%} of the rows by value "
+                f"(whole values would hold back {len(val):,} of {len(df):,}); name a column "
+                f"with more values, or give \"auto\" or None")
         if n_val == 0:  # too few rows to hold any back: validate on the training rows
             val = fit_rows
         self.model_config_ = VAEConfig(

@@ -66,10 +66,13 @@ def test_a_fit_holds_back_whole_events_when_asked_and_keeps_the_column_with_the_
     assert model.validation_groups_ == "subject_id"
     assert Synthesizer.load(model.save(tmp_path / "m")).validation_groups_ == "subject_id"
     named = Synthesizer(epochs=1, random_state=0, calibrate=False,
-                        validation_groups="gender").fit(df)
-    assert named.validation_groups_ == "gender"
+                        validation_groups="age").fit(df)
+    assert named.validation_groups_ == "age"
     # by default the split is row by row, as it always was
     assert Synthesizer(epochs=1, random_state=0, calibrate=False).fit(df).validation_groups_ \
         is None
     with pytest.raises(InputError, match="validation_groups: no column 'patient'"):
         Synthesizer(epochs=1, validation_groups="patient").fit(df)
+    # two values cannot hold back a tenth of the rows: one of them is about half
+    with pytest.raises(InputError, match="column 'gender' has too few distinct values"):
+        Synthesizer(epochs=1, validation_groups="gender").fit(df)

@@ -373,6 +373,7 @@ def _referenced(keys: pd.Series, parent_keys: pd.Series) -> list[int]:
     found = keys.isin(parent_keys)
     return [int(keys[found].nunique()), int(keys[~found & keys.notna()].nunique())]
 
+
 def _follows(df: pd.DataFrame, schema: DatasetSchema, name: str) -> list[str]:
     """The foreign keys other than the context that hold one value among a context parent's
     children (in FOLLOWS of the parents with two children or more)."""
