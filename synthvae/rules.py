@@ -32,7 +32,7 @@ source. Rules are data (JSON), saved with the model.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -545,12 +545,45 @@ def discover(df: pd.DataFrame, encoder: TableEncoder, kinds: tuple[str, ...] = K
     composed = _find_composed(df, derived | taken | grouped, encoders) \
         if "composed" in kinds else []
     # composed texts last: their sources are final by then
-    found = orders + combinations + exclusive + together + rules + composed
+    found = _without_protected(orders + combinations + exclusive + together + rules + composed,
+                               encoders)
+    near = _without_protected(near, encoders)
     if len(found) <= MAX_RULES:
         return RuleSet(found, near)
     strongest = set(sorted(range(len(found)), key=lambda i: -found[i].support)[:MAX_RULES])
     return RuleSet([r for i, r in enumerate(found) if i in strongest], near,
                    [r for i, r in enumerate(found) if i not in strongest])
+
+
+def _without_protected(rules: list[Rule], encoders: dict) -> list[Rule]:
+    """`rules` without the values value protection keeps from being generated (see
+    `protect_below`): enforcing a rule must not write one, nor the model file keep one. A
+    lookup or combination entry holding one is left out (a source value it held is never
+    generated; rows drawing a source value left with no entry keep what the model drew); a
+    band whose range sets one is not kept."""
+    kept = []
+    for r in rules:
+        if r.kind not in ("lookup", "combination", "band") or not r.keys:
+            kept.append(r)
+            continue
+        keys = np.array(r.keys, dtype=object).reshape(len(r.keys), -1)
+        if r.kind == "band":
+            if not encoders[r.target].protects(pd.Series(r.values, dtype=object)).any():
+                kept.append(r)
+            continue
+        columns = [*r.sources, r.target]
+        held = (keys if r.kind == "combination"
+                else np.column_stack([keys, np.array(r.values, dtype=object)]))
+        hit = np.zeros(len(keys), bool)
+        for j, c in enumerate(columns):
+            hit |= encoders[c].protects(pd.Series(held[:, j], dtype=object))
+        if not hit.any():
+            kept.append(r)
+        elif not hit.all():
+            keep = np.flatnonzero(~hit)
+            kept.append(replace(r, keys=[r.keys[i] for i in keep],
+                                values=[r.values[i] for i in keep]))
+    return kept
 
 
 def _find_band_rule(df, target, ranged, codes) -> Rule | None:

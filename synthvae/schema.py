@@ -690,7 +690,11 @@ def _report(problems: list[dict[str, Any]], schema: TableSchema, what: str,
             more = ", ..." if p["count"] > len(p["examples"]) else ""
             line += f" ({_plural(p['count'], 'row')}): {shown}{more}"
         lines.append(line)
-    lines.append("Fix these values in the data, or edit the schema if they are valid.")
+    lines.append("These rows were generated, from training rows that pass this schema: it "
+                 "asks what the model does not enforce (or more rows than a unique column "
+                 "has values for). Please report it with the schema."
+                 if what.startswith("synthetic") else
+                 "Fix these values in the data, or edit the schema if they are valid.")
     return "\n".join(lines)
 
 

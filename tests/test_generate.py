@@ -354,6 +354,8 @@ def test_failure_inside_the_flow_leaves_existing_output_untouched(run_cli, tmp_p
     assert result.returncode == 1
     assert "synthetic sample failed schema 'codes'" in result.stderr
     assert "  - code: " in result.stderr
+    assert "These rows were generated" in result.stderr  # not "fix the data"
+    assert "Fix these values in the data" not in result.stderr
     assert "Traceback" not in result.stderr
     assert [p.name for p in output.iterdir()] == ["synthetic.parquet"]
     assert (output / "synthetic.parquet").read_text() == "from an earlier run"

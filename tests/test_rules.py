@@ -572,3 +572,33 @@ def test_rules_left_off_the_kept_list_are_learned_not_enforced(adult):
     report = {r["rule"]: r for r in model.rules_.report(adult, rows, model.encoder_)}
     assert report[keep[0]]["enforced"] is True
     assert report["workclass, occupation are null in the same rows"]["enforced"] is False
+
+
+@pytest.mark.parametrize("name", ["birds", "covid_testing", "police_force", "rodent_surveys"])
+def test_rules_never_write_nor_keep_a_protected_value(name, tmp_path):
+    """A value too rare to be generated (value protection) stays so where a rule reads or
+    sets its column: no rule entry holds it, no sampled row (plain or categorical), and the
+    model file does not keep it whole."""
+    df = table(name)
+    model = Synthesizer(epochs=2, random_state=0).fit(df)
+    encoders = {e.name: e for e in model.encoder_.encoders_}
+    ruled = {c for r in model.rules_.rules + model.rules_.near for c in (*r.sources, r.target)}
+    rare = {c: df[c][encoders[c].protects(df[c])] for c in ruled}
+    assert sum(len(v) for v in rare.values()) > 0  # the table has some, where rules read
+    for r in model.rules_.rules + model.rules_.near:
+        held = ([*k, v] for k, v in zip(r.keys, r.values)) if r.kind == "lookup" else r.keys
+        for entry in held if r.kind in ("lookup", "combination") else []:
+            for c, value in zip([*r.sources, r.target], entry):
+                assert not encoders[c].protects(pd.Series([value], dtype=object)).any(), \
+                    (r.describe(), c, value)
+    for as_category in (False, True):
+        rows = pd.concat(model.iter_sample(5000, random_state=1, as_category=as_category))
+        for c in ruled:
+            assert not encoders[c].protects(rows[c]).any(), (c, as_category)
+        assert model.rules_.violations(rows, model.encoder_) == [0] * len(model.rules_.rules)
+    model.save(tmp_path / "model")
+    saved = (tmp_path / "model" / "synthesizer.json").read_text()
+    for c, values in rare.items():
+        for v in values.astype(str).unique():
+            if len(v) > 3 and not v.replace(".", "").isdigit():  # texts, not short numbers
+                assert f'"{v}"' not in saved, (c, v)

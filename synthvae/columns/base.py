@@ -115,6 +115,11 @@ class ColumnEncoder:
         """Values outside what the training rows showed; none by default (ids, free text)."""
         return []
 
+    def protects(self, s: pd.Series) -> np.ndarray:
+        """Which of the values of `s` value protection keeps from being generated as they
+        are (see `protect_below`); none by default."""
+        return np.zeros(len(s), bool)
+
     def constrain(self, value: Any) -> Constraint:
         """The model outputs that `value` allows: a value, a list of values, a (low, high)
         range, or None for null; see each kind's override."""

@@ -119,6 +119,11 @@ class CategoricalEncoder(ColumnEncoder):
                                             self.ordered_), name=self.name)
         return as_series(values, self.dtype, self.name, nulls)
 
+    def protects(self, s: pd.Series) -> np.ndarray:
+        if not len(self.protected_hashes_):
+            return np.zeros(len(s), bool)
+        return np.isin(_hashes(s), self.protected_hashes_) & s.notna().to_numpy()
+
     def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
         keys = s.astype(object).where(s.notna(), _NULL)
         seen = pd.Index([_null_token(v) for v in self._all_levels()])

@@ -256,6 +256,10 @@ class DatetimeEncoder(ColumnEncoder):
         steps = np.round(np.nan_to_num(seconds) * (1e9 / step_ns)).astype("int64")
         return self._write(steps * step_ns, nulls)
 
+    def protects(self, s: pd.Series) -> np.ndarray:
+        ns, nulls = self._parse(s, lenient=True)
+        return self.inner_.protects(pd.Series(np.where(nulls, np.nan, ns / 1e9))) & ~nulls
+
     def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
         ns, nulls = self._parse(s, lenient=True)
         bad = nulls & s.notna().to_numpy()

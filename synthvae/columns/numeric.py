@@ -174,6 +174,23 @@ class NumericEncoder(ColumnEncoder):
         if integer is not None:
             low, high = self.whole_range_ or (round(self.quantiles_[0]), round(self.quantiles_[-1]))
             values = _exact_whole(values, integer, low, high)
+        if self.protected_ is not None and len(self.support_) > 1:
+            values = self._off_protected(values)
+        return values
+
+    def _off_protected(self, values: np.ndarray) -> np.ndarray:
+        """A protected value's stand-in rounded back onto a protected value (whole numbers one
+        apart leave no point between) goes to the nearest value kept instead."""
+        kept = self.support_[~self.protected_]
+        x = values.astype(np.float64)
+        at = np.clip(np.searchsorted(self.support_, x), 0, len(self.support_) - 1)
+        hit = (self.support_[at] == x) & self.protected_[at]
+        if not hit.any() or not len(kept):
+            return values
+        i = np.searchsorted(kept, x[hit])
+        below, above = kept[np.maximum(i - 1, 0)], kept[np.minimum(i, len(kept) - 1)]
+        values = values.copy()
+        values[hit] = np.where(np.abs(x[hit] - below) <= np.abs(above - x[hit]), below, above)
         return values
 
     def redraw_outside(self, values: np.ndarray, low: float, high: float,
@@ -210,6 +227,13 @@ class NumericEncoder(ColumnEncoder):
         values = values.copy()
         values[rows] = between
         return values
+
+    def protects(self, s: pd.Series) -> np.ndarray:
+        if self.protected_ is None or len(self.support_) < 2 or not self.protected_.any():
+            return np.zeros(len(s), bool)  # as decode, which only protects between values
+        values = _as_float(s)
+        at = np.clip(np.searchsorted(self.support_, values), 0, len(self.support_) - 1)
+        return (self.support_[at] == values) & self.protected_[at]
 
     def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
         values = _as_float(s)
