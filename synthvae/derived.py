@@ -1,10 +1,12 @@
 """Columns computed from others by a formula, for `synthvae.rules`: a category set by ranges
-of a number (a score band from a score, an occupation group from an occupation code), and a
-text made of two others (a full name from a first and a last name).
+of a number (a score band from a score, an occupation group from an occupation code), a
+text made of two others (a full name from a first and a last name), and a whole number made
+of two others by place value (a clock time 1545 from its hour 15 and minute 45).
 
-A lookup cannot keep either: a number with continuous values is sampled between the values
-training rows had, and a composed text has as many values as rows. Both are found by the
-shape of every training row and computed after sampling from their sources.
+A lookup cannot keep these: a number with continuous values is sampled between the values
+training rows had, and a composed text or number has as many values as there are pairs of
+its parts. Each is found by the shape of every training row and computed after sampling
+from its sources.
 """
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ MIN_BAND_VALUES = 5  # distinct numbers per range: fewer is a rare value, not a 
 MIN_COMPOSED_ROWS = 20
 COMPOSED_PROBE = 200  # rows a candidate pair is tried on before the whole column
 MAX_SEPARATOR = 5
+# Place values a number may be made of two others by: digits (HHMM clock times, YYYYMM
+# months) and minutes or seconds (minutes of the day from an hour and a minute).
+FACTORS = (10, 100, 1000, 10_000, 60)
 
 
 # ------------------------------------------------------------------ bands
@@ -135,3 +140,52 @@ def composed_broken(df: pd.DataFrame, first: str, sep: str, second: str, target:
     nulls = pd.isna(expected)
     return np.where(nulls, ~pd.isna(actual),
                     pd.isna(actual) | (expected.astype(str) != actual.astype(str)))
+
+
+# ------------------------------------------------------------------ composed numbers
+def whole_numbers(s: pd.Series) -> np.ndarray | None:
+    """The column as float64 (NaN for nulls) when every value is a whole number >= 0."""
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return None
+    x = s.to_numpy(dtype="float64", na_value=np.nan)
+    given = x[~np.isnan(x)]
+    if not len(given) or given.min() < 0 or not np.all(given == np.floor(given)) \
+            or given.max() > 2**53:
+        return None
+    return x
+
+
+def find_composed_number(numbers: dict[str, np.ndarray], target: str, sources: list[str]
+                         ) -> tuple[str, int, str] | None:
+    """(high, factor, low): `target` is high * factor + low in every row, with 0 <= low <
+    factor, and null exactly where high or low is. `numbers` holds whole_numbers' columns."""
+    t = numbers[target]
+    given = ~np.isnan(t)
+    if given.sum() < MIN_COMPOSED_ROWS or len(np.unique(t[given])) < 2:
+        return None
+    probe = np.flatnonzero(given)[:COMPOSED_PROBE]  # most candidates fail on the first rows
+    for factor in FACTORS:
+        high, low = np.floor_divide(t, factor), np.mod(t, factor)
+        lows = [c for c in sources if np.array_equal(numbers[c][probe], low[probe])
+                and _same(numbers[c], low, given)]
+        highs = [c for c in sources if np.array_equal(numbers[c][probe], high[probe])
+                 and _same(numbers[c], high, given)]
+        for b in lows:
+            for a in highs:
+                if a != b and np.array_equal(np.isnan(numbers[a]) | np.isnan(numbers[b]),
+                                             ~given):
+                    return a, factor, b
+    return None
+
+
+def _same(x: np.ndarray, want: np.ndarray, given: np.ndarray) -> bool:
+    """`x` equals `want` where the target is given, and takes two values at least there."""
+    got = x[given]
+    return np.array_equal(got, want[given]) and len(np.unique(got)) > 1
+
+
+def composed_number_values(high: pd.Series, factor: int, low: pd.Series) -> np.ndarray:
+    """high * factor + low, NaN where either is null."""
+    a = pd.to_numeric(high, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    b = pd.to_numeric(low, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return a * factor + b

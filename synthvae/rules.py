@@ -24,7 +24,9 @@ rules that hold in every training row and are too well supported to hold by chan
   made null or all given values, in the share of the group drawn null;
 - `band`: a category set by ranges of a number with continuous values (a score band) is
   computed from the number (see `synthvae.derived`);
-- `composed`: a text made of two others and a separator (a full name) is composed from them.
+- `composed`: a text made of two others and a separator (a full name) is composed from them;
+- `composed_number`: a whole number made of two others by place value (a clock time 1545
+  from an hour and a minute: hour * 100 + minute) is computed from them.
 
 The model still learns every column, so the dependent columns' marginals stay those the
 model drew for their sources, and conditions on a dependent column can be met through its
@@ -46,7 +48,8 @@ from .columns.numeric import NumericEncoder
 from .columns.table import TableEncoder
 from .declared import Declared
 from .derived import (MAX_BAND_LEVELS, band_keys, band_span, band_values, composed_broken,
-                      composed_values, find_band, find_composed)
+                      composed_number_values, composed_values, find_band, find_composed,
+                      find_composed_number, whole_numbers)
 
 # A rule must be far too well supported to hold by chance: with about C**2 column pairs
 # tried, 1e-9 keeps the chance of one spurious rule on a 100-column table near 1e-5.
@@ -75,7 +78,7 @@ MAX_NEAR = 20  # near-rules reported, those holding in most rows first
 # hundreds of dependencies keeps the best supported, the rest reported as not enforced.
 MAX_RULES = 200
 KINDS = ("equal", "lookup", "date_part", "order", "combination", "exclusive", "null_together",
-         "band", "composed")
+         "band", "composed", "composed_number")
 # Zones tried first when looking for the clock of local hour columns, then every other one.
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
          "Europe/London", "Europe/Paris", "Europe/Berlin", "Asia/Tokyo", "Asia/Shanghai",
@@ -98,6 +101,7 @@ class Rule:
     zone: str | None = None  # date_part's clock, when not the column's own
     repair: str | None = None  # order's: "swap" (None) or "lower" the low value to the high
     separator: str | None = None  # composed's, between its two sources
+    factor: int | None = None  # composed_number's: target = sources[0] * factor + sources[1]
     # lookup: the source values and the target's value, per entry; combination: the
     # (source, target) pairs seen and how many rows hold each; exclusive: the share of rows
     # with one of the two non-zero in which it is the source; band: each range's [low, high]
@@ -111,6 +115,8 @@ class Rule:
         src = ", ".join(self.sources)
         if self.holds < 1:
             return f"{self.target} is determined by {src} in {self.holds:.2%} of rows"
+        if self.kind == "composed_number":
+            return f"{self.target} = {self.sources[0]} * {self.factor} + {self.sources[1]}"
         return {"equal": f"{self.target} = {src}",
                 "lookup": f"{self.target} is determined by {src}",
                 "date_part": f"{self.target} = {self.part} of {src}"
@@ -271,6 +277,9 @@ class RuleSet:
         if r.kind == "composed":
             return _cast_like(composed_values(rows[r.sources[0]], r.separator,
                                               rows[r.sources[1]]), rows[r.target])
+        if r.kind == "composed_number":
+            return _cast_like(composed_number_values(rows[r.sources[0]], r.factor,
+                                                     rows[r.sources[1]]), rows[r.target])
         levels, index, values = self._lookups[i]
         codes = [_codes(rows[s], lv) for s, lv in zip(r.sources, levels)]
         found = index.get_indexer(_combine(codes, levels))
@@ -302,6 +311,10 @@ class RuleSet:
             source = r.sources[0]
             if r.kind == "equal":
                 conditions.setdefault(source, conditions[r.target])
+                continue
+            if r.kind == "composed_number":
+                if not _number_through_sources(r, conditions):
+                    unruled.add(r.target)
                 continue
             if r.kind == "band":
                 span = None if source in conditions else band_span(
@@ -396,6 +409,33 @@ class RuleSet:
         actual = df[self.near[i].target][known].astype(object).reset_index(drop=True)
         same = (expected == actual) | (expected.isna() & actual.isna())
         return int((~same).sum())
+
+
+def _number_through_sources(r: Rule, conditions: dict[str, Any]) -> bool:
+    """Whether a condition on a composed number passes to its two parts: one whole number
+    does (1545: hour 15, minute 45), and the rule then computes the wanted value. A condition
+    of another form (a range) does not: it is met as drawn, and the rule left unapplied."""
+    value = conditions[r.target]
+    high, low = r.sources
+    number = isinstance(value, (int, float, np.integer, np.floating)) \
+        and not isinstance(value, bool) and value >= 0 and float(value).is_integer()
+    if not number:
+        return False
+    parts = {high: int(value // r.factor), low: int(value % r.factor)}
+    for c, part in parts.items():
+        given = conditions.get(c, part)
+        if isinstance(given, tuple) and len(given) == 2:  # a (low, high) range
+            allowed = (given[0] is None or given[0] <= part) and (given[1] is None
+                                                                   or part <= given[1])
+        else:
+            allowed = part in given if isinstance(given, list) else given == part
+        if allowed:
+            conditions[c] = part
+        else:
+            raise ConditionError(
+                f"conditions on {r.target!r} and {c!r} cannot both hold: in every training "
+                f"row {r.describe()}")
+    return True
 
 
 def _group_rates(enc: IdEncoder, real: pd.DataFrame, synthetic: pd.DataFrame
@@ -544,9 +584,24 @@ def discover(df: pd.DataFrame, encoder: TableEncoder, kinds: tuple[str, ...] = K
     grouped = {c for r in together for c in (r.target, *r.sources)}
     composed = _find_composed(df, derived | taken | grouped, encoders) \
         if "composed" in kinds else []
-    # composed texts last: their sources are final by then
-    found = _without_protected(orders + combinations + exclusive + together + rules + composed,
-                               encoders)
+    numbers = []
+    if "composed_number" in kinds:
+        # A part looked up from the number (a clock time's minute) is implied by the number
+        # made of its parts, which also lets another rule set the other part (the hour of a
+        # timestamp): the composition replaces that lookup. Any other rule reading or setting
+        # the number keeps it.
+        others = orders + combinations + exclusive + together + rules + composed
+        for n in _find_composed_numbers(df, set(), encoders):
+            implied = [r for r in rules if r.kind == "lookup" and r.sources == [n.target]
+                       and r.target in n.sources]
+            if any(n.target in (r.target, *r.sources) for r in others
+                   if not any(r is i for i in implied)):
+                continue
+            rules = [r for r in rules if not any(r is i for i in implied)]
+            numbers.append(n)
+    # composed texts and numbers last: their sources are final by then
+    found = _without_protected(orders + combinations + exclusive + together + rules + composed
+                               + numbers, encoders)
     near = _without_protected(near, encoders)
     if len(found) <= MAX_RULES:
         return RuleSet(found, near)
@@ -612,6 +667,25 @@ def _find_composed(df, taken, encoders) -> list[Rule]:
             first, sep, second = hit
             found.append(Rule("composed", [first, second], target,
                               int(df[target].notna().sum()), separator=sep))
+    return [r for r in found if not {r.target} & {s for f in found for s in f.sources}]
+
+
+def _find_composed_numbers(df, taken, encoders) -> list[Rule]:
+    """Whole numbers made of two others by place value; such a number is no other's source,
+    nor are its sources set by another rule of this kind."""
+    numbers = {c: x for c in df.columns if encoders[c].kind not in ("id", "text", "constant")
+               and (x := whole_numbers(df[c])) is not None}
+    found: list[Rule] = []
+    for target in numbers:
+        if target in taken:
+            continue
+        made = {r.target for r in found}
+        sources = [c for c in numbers if c != target and c not in made]
+        hit = find_composed_number(numbers, target, sources)
+        if hit is not None:
+            high, factor, low = hit
+            found.append(Rule("composed_number", [high, low], target,
+                              int(df[target].notna().sum()), factor=factor))
     return [r for r in found if not {r.target} & {s for f in found for s in f.sources}]
 
 

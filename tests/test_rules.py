@@ -602,3 +602,38 @@ def test_rules_never_write_nor_keep_a_protected_value(name, tmp_path):
         for v in values.astype(str).unique():
             if len(v) > 3 and not v.replace(".", "").isdigit():  # texts, not short numbers
                 assert f'"{v}"' not in saved, (c, v)
+
+
+@pytest.fixture(scope="module")
+def flights() -> pd.DataFrame:
+    path = Path(__file__).resolve().parents[1] / "data" / "flights" / "flights.csv.gz"
+    return read_table(path).head(3000)
+
+
+def test_clock_times_are_computed_from_their_hour_and_minute(flights):
+    """A departure time 1545 is hour 15 and minute 45 in every real flight; the hour is also
+    the hour of `time_hour`. Both rules hold in every sampled row, and a condition on the
+    time sets its hour and minute."""
+    found = rules_of(flights)
+    assert "sched_dep_time = hour * 100 + minute" in found
+    assert "hour = hour of time_hour in America/New_York" in found or \
+        "hour = hour of time_hour" in found
+    model = Synthesizer(epochs=2, random_state=0).fit(flights)
+    rows = model.sample(3000, random_state=0)
+    assert model.rules_.violations(rows, model.encoder_) == [0] * len(model.rules_)
+    assert (rows["sched_dep_time"] == rows["hour"] * 100 + rows["minute"]).all()
+    loose = Synthesizer(epochs=2, random_state=0, rules=False).fit(flights).sample(
+        3000, random_state=0)
+    assert (loose["sched_dep_time"] != loose["hour"] * 100 + loose["minute"]).mean() > 0.5
+    at = model.sample(50, random_state=1, conditions={"sched_dep_time": 1545})
+    assert (at["sched_dep_time"] == 1545).all() and (at["hour"] == 15).all() \
+        and (at["minute"] == 45).all()
+    with pytest.raises(ConditionError, match="sched_dep_time.*hour.*cannot both hold"):
+        model.sample(10, conditions={"sched_dep_time": 1545, "hour": 9})
+
+
+def test_no_composed_number_where_the_digits_only_look_alike(flights):
+    """`minute` is sched_dep_time's last two digits; a shuffled hour makes no rule."""
+    shuffled = flights.copy()
+    shuffled["hour"] = shuffled["hour"].sample(frac=1, random_state=0).to_numpy()
+    assert not [r for r in rules_of(shuffled) if r.startswith("sched_dep_time =")]
