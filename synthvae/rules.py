@@ -313,7 +313,7 @@ class RuleSet:
                 conditions.setdefault(source, conditions[r.target])
                 continue
             if r.kind == "composed_number":
-                if not _number_through_sources(r, conditions):
+                if not _number_through_sources(r, conditions, encoders):
                     unruled.add(r.target)
                 continue
             if r.kind == "band":
@@ -411,7 +411,7 @@ class RuleSet:
         return int((~same).sum())
 
 
-def _number_through_sources(r: Rule, conditions: dict[str, Any]) -> bool:
+def _number_through_sources(r: Rule, conditions: dict[str, Any], encoders: dict) -> bool:
     """Whether a condition on a composed number passes to its two parts: one whole number
     does (1545: hour 15, minute 45), and the rule then computes the wanted value. A condition
     of another form (a range) does not: it is met as drawn, and the rule left unapplied."""
@@ -423,13 +423,8 @@ def _number_through_sources(r: Rule, conditions: dict[str, Any]) -> bool:
         return False
     parts = {high: int(value // r.factor), low: int(value % r.factor)}
     for c, part in parts.items():
-        given = conditions.get(c, part)
-        if isinstance(given, tuple) and len(given) == 2:  # a (low, high) range
-            allowed = (given[0] is None or given[0] <= part) and (given[1] is None
-                                                                   or part <= given[1])
-        else:
-            allowed = part in given if isinstance(given, list) else given == part
-        if allowed:
+        if c not in conditions or encoders[c].constrain(conditions[c]).matches(
+                pd.Series([part])).all():
             conditions[c] = part
         else:
             raise ConditionError(
@@ -591,7 +586,7 @@ def discover(df: pd.DataFrame, encoder: TableEncoder, kinds: tuple[str, ...] = K
         # timestamp): the composition replaces that lookup. Any other rule reading or setting
         # the number keeps it.
         others = orders + combinations + exclusive + together + rules + composed
-        for n in _find_composed_numbers(df, set(), encoders):
+        for n in _find_composed_numbers(df, encoders):
             implied = [r for r in rules if r.kind == "lookup" and r.sources == [n.target]
                        and r.target in n.sources]
             if any(n.target in (r.target, *r.sources) for r in others
@@ -670,15 +665,13 @@ def _find_composed(df, taken, encoders) -> list[Rule]:
     return [r for r in found if not {r.target} & {s for f in found for s in f.sources}]
 
 
-def _find_composed_numbers(df, taken, encoders) -> list[Rule]:
+def _find_composed_numbers(df, encoders) -> list[Rule]:
     """Whole numbers made of two others by place value; such a number is no other's source,
     nor are its sources set by another rule of this kind."""
     numbers = {c: x for c in df.columns if encoders[c].kind not in ("id", "text", "constant")
                and (x := whole_numbers(df[c])) is not None}
     found: list[Rule] = []
     for target in numbers:
-        if target in taken:
-            continue
         made = {r.target for r in found}
         sources = [c for c in numbers if c != target and c not in made]
         hit = find_composed_number(numbers, target, sources)

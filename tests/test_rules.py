@@ -628,6 +628,8 @@ def test_clock_times_are_computed_from_their_hour_and_minute(flights):
     at = model.sample(50, random_state=1, conditions={"sched_dep_time": 1545})
     assert (at["sched_dep_time"] == 1545).all() and (at["hour"] == 15).all() \
         and (at["minute"] == 45).all()
+    both = model.sample(20, random_state=2, conditions={"sched_dep_time": 1545, "hour": [15, 16]})
+    assert (both["hour"] == 15).all() and (both["sched_dep_time"] == 1545).all()
     with pytest.raises(ConditionError, match="sched_dep_time.*hour.*cannot both hold"):
         model.sample(10, conditions={"sched_dep_time": 1545, "hour": 9})
 

@@ -183,8 +183,7 @@ class NumericEncoder(ColumnEncoder):
         apart leave no point between) goes to the nearest value kept instead."""
         kept = self.support_[~self.protected_]
         x = values.astype(np.float64)
-        at = np.clip(np.searchsorted(self.support_, x), 0, len(self.support_) - 1)
-        hit = (self.support_[at] == x) & self.protected_[at]
+        hit = self._on_protected(x)
         if not hit.any() or not len(kept):
             return values
         i = np.searchsorted(kept, x[hit])
@@ -229,11 +228,16 @@ class NumericEncoder(ColumnEncoder):
         return values
 
     def protects(self, s: pd.Series) -> np.ndarray:
-        if self.protected_ is None or len(self.support_) < 2 or not self.protected_.any():
+        if self.protected_ is None or len(self.support_) < 2:
             return np.zeros(len(s), bool)  # as decode, which only protects between values
-        values = _as_float(s)
-        at = np.clip(np.searchsorted(self.support_, values), 0, len(self.support_) - 1)
-        return (self.support_[at] == values) & self.protected_[at]
+        return self._on_protected(_as_float(s))
+
+    def _on_protected(self, x: np.ndarray) -> np.ndarray:
+        """Which of the floats `x` are protected grid values."""
+        if not self.protected_.any():
+            return np.zeros(len(x), bool)
+        at = np.clip(np.searchsorted(self.support_, x), 0, len(self.support_) - 1)
+        return (self.support_[at] == x) & self.protected_[at]
 
     def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
         values = _as_float(s)
