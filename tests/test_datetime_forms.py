@@ -171,8 +171,10 @@ def test_zoned_timestamps_survive_save_and_load(tmp_path):
     metas, arrays = table_enc.state()
     loaded = TableEncoder.from_state(metas, arrays)
     n = 300
-    noise = np.random.default_rng(4).standard_normal((n, 1)).astype(np.float32)
-    disc = np.zeros((n, 0), np.int64)
+    rng = np.random.default_rng(4)
+    noise = rng.standard_normal((n, enc.n_continuous)).astype(np.float32)
+    disc = np.column_stack([rng.integers(0, c, n) for c in enc.cardinalities]) \
+        if enc.cardinalities else np.zeros((n, 0), np.int64)
     assert metas[0]["offset"] == enc.offset_ == 120
     pd.testing.assert_frame_equal(table_enc.decode(noise, disc, np.random.default_rng(5)),
                                   loaded.decode(noise, disc, np.random.default_rng(5)))
@@ -304,8 +306,10 @@ def test_models_saved_before_zones_and_date_objects_still_load():
     meta, arrays = enc.state()
     del meta["values"], meta["offset"]  # what an older model's JSON holds
     old = DatetimeEncoder.from_state(meta, arrays)
-    noise = np.random.default_rng(6).standard_normal((100, 1)).astype(np.float32)
-    disc = np.zeros((100, 0), np.int64)
+    rng = np.random.default_rng(6)
+    noise = rng.standard_normal((100, enc.n_continuous)).astype(np.float32)
+    disc = np.column_stack([rng.integers(0, c, 100) for c in enc.cardinalities]) \
+        if enc.cardinalities else np.zeros((100, 0), np.int64)
     pd.testing.assert_series_equal(old.decode(noise, disc, np.random.default_rng(7)),
                                    enc.decode(noise, disc, np.random.default_rng(7)))
 
@@ -355,3 +359,74 @@ def test_pandas_reads_our_formats_through_pandas_format(fmt):
     if theirs.dt.tz is not None:
         theirs = theirs.dt.tz_convert(None)
     pd.testing.assert_series_equal(theirs.astype("datetime64[ns]"), parse(s, fmt))
+
+
+def office_hours() -> pd.Series:
+    """Police response instants moved into 08:00-17:59 on their own days: a column whose
+    times of day keep to a window, as opening hours or shifts do."""
+    s = parse(table("police_force")["response_datetime"], "%Y/%m/%d %H:%M:%S")
+    day, clock = s.dt.floor("D"), s - s.dt.floor("D")
+    clock = pd.to_timedelta(8 * 3600 + clock.dt.total_seconds() % (10 * 3600), unit="s")
+    return pd.Series(write((day + clock).to_numpy("datetime64[ns]").astype("int64"),
+                           "%Y/%m/%d %H:%M:%S"), dtype=object, name="opened")
+
+
+def ranged(s: pd.Series) -> DatetimeEncoder:
+    """The encoder as a table of 10,000 rows or more has it: numbers drawn as ranges."""
+    enc = DatetimeEncoder(name=s.name)
+    enc.numeric_bins = 32
+    return enc.fit(s, np.random.default_rng(0))
+
+
+def test_times_of_day_are_a_part_of_their_own():
+    # As seconds since the epoch, a time of day was finer than any range the model draws a
+    # value from: generated instants fell at any hour. As its own part, a time of day comes
+    # from the times the column has, whatever day it is drawn on.
+    s = office_hours()
+    assert fitted(DatetimeEncoder, s).clock_ is None  # no ranges: one number, as before
+    enc = ranged(s)
+    assert enc.clock_ is not None and enc.n_continuous == 2
+    assert_round_trip(enc, s, "%Y/%m/%d %H:%M:%S")
+    out = parse(generated(enc, n=5000), "%Y/%m/%d %H:%M:%S")
+    hours = out.dt.hour
+    assert hours.between(8, 17).all(), hours.value_counts().sort_index()
+    assert hours.nunique() == 10  # every hour of the window, not one
+    real = parse(s, "%Y/%m/%d %H:%M:%S")
+    assert out.min() >= real.min().floor("D") and out.max() <= real.max().ceil("D")
+
+
+def test_dates_alone_have_no_time_of_day_part():
+    s = table("police_force")["response_datetime"].str[:10]
+    enc = ranged(s)
+    assert enc.step_ == 86400 and enc.clock_ is None and enc.n_continuous == 1
+
+
+def test_a_condition_on_an_instant_range_holds_within_its_end_days():
+    s = office_hours()
+    enc = ranged(s)
+    constraint = enc.constrain(("2017/03/01 12:30:00", "2017/03/04 09:15:00"))
+    # What the model gives under the condition: a day in range, any time of that day.
+    drawn = parse(generated(enc, n=3000), "%Y/%m/%d %H:%M:%S")
+    day = pd.Timestamp("2017-03-01") + pd.to_timedelta(np.arange(3000) % 4, unit="D")
+    out = pd.Series(write((day + (drawn - drawn.dt.floor("D"))).to_numpy("datetime64[ns]")
+                          .astype("int64"), "%Y/%m/%d %H:%M:%S"), dtype=object, name=s.name)
+    assert not constraint.matches(out).all()
+    held = constraint.enforce(out, np.random.default_rng(0))
+    assert constraint.matches(held).all()
+    hours = parse(held, "%Y/%m/%d %H:%M:%S").dt.hour
+    # Moved inside by a new time of day on its end day, not piled onto the bound.
+    assert hours.between(8, 17).all() and hours.nunique() > 3
+    one = enc.constrain("2017/03/02 10:00:00")
+    assert len(one.intervals) + len(one.classes) >= 2  # the day and the time of day
+
+
+def test_models_saved_before_times_of_day_were_a_part_still_load():
+    s = office_hours()
+    enc = DatetimeEncoder(name=s.name)
+    enc.numeric_bins, enc.splits_clock = 32, False  # what fitting did before: seconds since the epoch alone
+    enc.fit(s, np.random.default_rng(0))
+    meta, arrays = enc.state()
+    assert "clock" not in meta
+    old = DatetimeEncoder.from_state(meta, arrays)
+    assert old.clock_ is None and old.n_continuous == 1
+    pd.testing.assert_series_equal(generated(old), generated(enc))

@@ -1,9 +1,16 @@
 """Datetime columns: pandas datetimes, `datetime.date` objects or date strings.
 
 A timestamp becomes seconds since the epoch (UTC), which the quantile encoder handles like any
-number (bounds included). Generated values are rounded to the column's own resolution (whole
-days for dates) and given back in the form they came in: the same dtype, and for strings the
-same format, padding and zone notation.
+number (bounds included). Where numbers are drawn as ranges (`numeric_bins` > 1), a timestamp
+with a time of day is two numbers instead: its day and its time of day (seconds since midnight
+on the column's own wall clock), each through its own quantile encoder.
+As one number, seconds since the epoch, the time of day was a detail finer than any range of
+the value's distribution the model draws from: weather rows came back with their hours spread
+at random over the day, flights at 3 am, and a classifier told them apart by that. As its own
+output, the time of day has a distribution of its own (the hours a table's events happen at)
+and the model learns it beside the other columns (temperature with the hour). Generated values
+are rounded to the column's own resolution (whole days for dates) and given back in the form
+they came in: the same dtype, and for strings the same format, padding and zone notation.
 
 String formats use strftime directives plus a few of our own, so that the form is one string:
 `%-m` (glibc's unpadded field: "9/1/1997 0:00:00"), `%3f` (a fraction of that many digits; bare
@@ -38,7 +45,8 @@ FORMATS = _DATES + tuple(f"{date}{sep}{clock}{zone}" for date in _DATES for sep 
                          for clock in _CLOCKS for zone in _ZONES)
 # Resolutions in seconds, coarsest first: day, hour, minute, second, ms, µs, ns.
 STEPS = (86400, 3600, 60, 1, 1e-3, 1e-6, 1e-9)
-DAY_NS = 86_400 * 10**9
+DAY_SECONDS = 86_400
+DAY_NS = DAY_SECONDS * 10**9
 # More digit shapes than this ("9/99/9999 9:99:99" is one) is not one format with a few
 # unpadded fields; detection gives up rather than try every format on noise.
 MAX_SHAPES = 64
@@ -173,13 +181,39 @@ class DatetimeEncoder(ColumnEncoder):
         ns, nulls = self._parse(s)
         # The column's resolution: the coarsest step every value is a whole multiple of.
         self.step_ = next(step for step in STEPS if np.all(ns[~nulls] % int(step * 1e9) == 0))
-        seconds = np.where(nulls, np.nan, ns.astype("float64") / 1e9)
-        self.inner_ = NumericEncoder(self.name, dtype="float64")
-        self.inner_.protect_below = self.protect_below
-        self.inner_.numeric_bins = self.numeric_bins
-        self.inner_.fit(pd.Series(seconds), rng)
-        self.n_continuous, self.cardinalities = self.inner_.n_continuous, self.inner_.cardinalities
+        self.clock_ = None
+        # Only where numbers are drawn as ranges (tables of 10,000 rows or more by default):
+        # on smaller tables the time of day as a part of its own made the rows easier to
+        # tell apart (benchmarks/RESULTS.md, "Times of day as a part of their own").
+        if self.splits_clock and self.numeric_bins > 1 and self.step_ < DAY_SECONDS:
+            days, clock = self._day_and_clock(ns, nulls)
+            if len(np.unique(clock[~nulls])) > 1:
+                self.inner_ = self._part(days, rng)
+                self.clock_ = self._part(clock[~nulls], rng)  # a null's time is its day's null
+        if self.clock_ is None:
+            self.inner_ = self._part(np.where(nulls, np.nan, ns.astype("float64") / 1e9), rng)
+        self._set_layout()
         return self
+
+    splits_clock = True  # a time of day is a part of its own (not for times alone)
+
+    def _part(self, values: np.ndarray, rng: np.random.Generator) -> NumericEncoder:
+        part = NumericEncoder(self.name, dtype="float64")
+        part.protect_below, part.numeric_bins = self.protect_below, self.numeric_bins
+        return part.fit(pd.Series(values), rng)
+
+    def _set_layout(self) -> None:
+        parts = [self.inner_] + ([self.clock_] if self.clock_ is not None else [])
+        self.n_continuous = sum(p.n_continuous for p in parts)
+        self.cardinalities = [c for p in parts for c in p.cardinalities]
+
+    def _day_and_clock(self, ns: np.ndarray, nulls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whole days since the epoch and seconds since midnight, on the column's wall clock
+        (its offset), NaN days for nulls."""
+        wall = ns + self.offset_ * 60_000_000_000
+        days = np.floor_divide(wall, DAY_NS)
+        clock = (wall - days * DAY_NS) / 1e9
+        return np.where(nulls, np.nan, days.astype("float64")), clock
 
     def _learn_form(self, s: pd.Series) -> None:
         """What the values are (`values_`: datetime64, date objects or text), their format
@@ -237,28 +271,53 @@ class DatetimeEncoder(ColumnEncoder):
         text = write(ns + self.offset_ * 60_000_000_000, self.format_, self.offset_)
         return as_series(text, self.dtype, self.name, nulls)
 
-    def _seconds(self, s: pd.Series, lenient: bool = False) -> np.ndarray:
-        ns, nulls = self._parse(s, lenient)
-        return np.where(nulls, np.nan, ns.astype("float64") / 1e9)
+    def _parts(self, ns: np.ndarray, nulls: np.ndarray) -> tuple[pd.Series, pd.Series | None]:
+        """What the parts encode: the day and the time of day, or seconds since the epoch."""
+        if self.clock_ is None:
+            return pd.Series(np.where(nulls, np.nan, ns.astype("float64") / 1e9)), None
+        days, clock = self._day_and_clock(ns, nulls)
+        return pd.Series(days), pd.Series(np.where(nulls, np.nan, clock))
 
     def encode(self, s: pd.Series, rng: np.random.Generator | None = None) -> Encoded:
-        return self.inner_.encode(pd.Series(self._seconds(s)), rng)
+        return self._encode(*self._parse(s), rng)
 
     def encode_lenient(self, s: pd.Series) -> Encoded:
         """As `encode`, with unparsable values taken as null (for scoring rows as they are)."""
-        return self.inner_.encode(pd.Series(self._seconds(s, lenient=True)))
+        return self._encode(*self._parse(s, lenient=True))
+
+    def _encode(self, ns: np.ndarray, nulls: np.ndarray,
+                rng: np.random.Generator | None = None) -> Encoded:
+        first, clock = self._parts(ns, nulls)
+        out = self.inner_.encode(first, rng)
+        if clock is None:
+            return out
+        more = self.clock_.encode(clock, rng)
+        return Encoded(np.hstack([out.continuous, more.continuous]),
+                       np.hstack([out.discrete, more.discrete]))
 
     def decode(self, continuous: np.ndarray, discrete: np.ndarray,
                rng: np.random.Generator) -> pd.Series:
-        seconds = self.inner_.decode(continuous, discrete, rng).to_numpy(dtype="float64")
-        nulls = np.isnan(seconds)
+        k, m = self.inner_.n_continuous, len(self.inner_.cardinalities)
+        first = self.inner_.decode(continuous[:, :k], discrete[:, :m], rng).to_numpy("float64")
+        nulls = np.isnan(first)
         step_ns = round(self.step_ * 1e9)
-        steps = np.round(np.nan_to_num(seconds) * (1e9 / step_ns)).astype("int64")
-        return self._write(steps * step_ns, nulls)
+        if self.clock_ is None:
+            steps = np.round(np.nan_to_num(first) * (1e9 / step_ns)).astype("int64")
+            return self._write(steps * step_ns, nulls)
+        clock = self.clock_.decode(continuous[:, k:], discrete[:, m:], rng).to_numpy("float64")
+        # The last step of the day at most: rounding must not carry a time into the next day.
+        clock_steps = np.clip(np.round(np.nan_to_num(clock) * (1e9 / step_ns)),
+                              0, DAY_NS // step_ns - 1).astype("int64")
+        wall = np.round(np.nan_to_num(first)).astype("int64") * DAY_NS + clock_steps * step_ns
+        return self._write(wall - self.offset_ * 60_000_000_000, nulls)
 
     def protects(self, s: pd.Series) -> np.ndarray:
         ns, nulls = self._parse(s, lenient=True)
-        return self.inner_.protects(pd.Series(np.where(nulls, np.nan, ns / 1e9))) & ~nulls
+        first, clock = self._parts(ns, nulls)
+        hit = self.inner_.protects(first)
+        if clock is not None:
+            hit |= self.clock_.protects(clock)
+        return hit & ~nulls
 
     def out_of_support(self, s: pd.Series) -> list[OutOfSupport]:
         ns, nulls = self._parse(s, lenient=True)
@@ -267,28 +326,53 @@ class DatetimeEncoder(ColumnEncoder):
         if bad.any():
             rule = f"must be a {self._noun()} like {self.format_ or 'a datetime'}"
             found.append(OutOfSupport(rule, bad, np.where(bad, UNSEEN_NATS, 0.0)))
-        seconds = np.where(nulls, np.nan, ns / 1e9)
+        first = self._parts(ns, nulls)[0].to_numpy()
         # An unparsable value is reported once, above, not again as a null.
-        seconds[bad] = self.inner_.quantiles_[len(self.inner_.quantiles_) // 2]
-        return found + self.inner_.out_of_support(pd.Series(seconds))
+        first[bad] = self.inner_.quantiles_[len(self.inner_.quantiles_) // 2]
+        found += self.inner_.out_of_support(pd.Series(first))
+        if self.clock_ is not None:  # the range in days, as dates
+            ends = self._write(self.inner_.quantiles_[[0, -1]].astype("int64") * DAY_NS
+                               - self.offset_ * 60_000_000_000, np.zeros(2, bool))
+            for f in found:
+                if f.rule.startswith("lies outside the training range"):
+                    f.rule = f"lies outside the training range [{ends[0]}, {ends[1]}] (days)"
+        return found
 
     def _noun(self) -> str:
         return "date"
 
     def bin_edges(self, n_bins: int) -> np.ndarray:
-        return self.inner_.bin_edges(n_bins)
+        """As NumericEncoder's, one row per continuous output with a time of day."""
+        if self.clock_ is None:
+            return self.inner_.bin_edges(n_bins)
+        return np.vstack([self.inner_.bin_edges(n_bins), self.clock_.bin_edges(n_bins)])
 
     def constrain(self, value: Any) -> Constraint:
         """None: null; a value or a (start, end) pair of values (strings or timestamps)."""
         if value is None:
             return Constraint(self.inner_.constrain(None).classes,
                               matches=lambda series: series.isna().to_numpy())
-        pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+        ranged = isinstance(value, (tuple, list))
+        pair = tuple(value) if ranged else (value, value)
         ends = [None if v is None else self._condition_ns(v) for v in pair]
-        seconds = tuple(None if v is None else v / 1e9 for v in ends)
-        inner = self.inner_.constrain(seconds if isinstance(value, (tuple, list)) else seconds[0])
         low = np.iinfo(np.int64).min if ends[0] is None else ends[0]
         high = np.iinfo(np.int64).max if ends[1] is None else ends[1]
+        step_ns = round(self.step_ * 1e9)
+        if self.clock_ is None:
+            seconds = tuple(None if v is None else v / 1e9 for v in ends)
+            inner = self.inner_.constrain(seconds if ranged else seconds[0])
+            classes, intervals = inner.classes, inner.intervals
+        else:
+            days = [None if v is None else self._day_and_clock(np.array([v]), np.zeros(1, bool))
+                    for v in ends]
+            inner = self.inner_.constrain(tuple(None if d is None else float(d[0][0])
+                                                for d in days))
+            classes, intervals = dict(inner.classes), dict(inner.intervals)
+            if not ranged:  # one instant: its time of day too
+                clock = self.clock_.constrain(float(days[0][1][0]))
+                k, m = self.inner_.n_continuous, len(self.inner_.cardinalities)
+                classes.update({m + j: c for j, c in clock.classes.items()})
+                intervals.update({k + j: i for j, i in clock.intervals.items()})
 
         def enforce(series: pd.Series, rng: np.random.Generator) -> pd.Series:
             # Rounding to the column's resolution can step just past an end: clip it back.
@@ -296,19 +380,38 @@ class DatetimeEncoder(ColumnEncoder):
             outside = ~nulls & ((ns < low) | (ns > high))
             if not outside.any():
                 return series
-            if self.inner_.bin_u_ is not None:  # an end range's part outside: drawn inside
+            ns = ns.copy()
+            if self.clock_ is not None:  # an end day's times outside: drawn inside
+                ns[outside] = self._redraw_time(ns[outside], low, high, rng)
+            elif self.inner_.bin_u_ is not None:  # an end range's part outside: drawn inside
                 seconds = np.where(nulls, np.nan, ns / 1e9)
                 seconds = self.inner_.redraw_outside(seconds, low / 1e9, high / 1e9, rng)
-                step_ns = round(self.step_ * 1e9)
                 moved = np.round(np.nan_to_num(seconds[outside]) * (1e9 / step_ns))
-                ns = ns.copy()
                 ns[outside] = moved.astype("int64") * step_ns
             return self._write(np.clip(ns, low, high), nulls)
 
         def matches(series: pd.Series) -> np.ndarray:
             ns, nulls = self._parse(series, lenient=True)
             return ~nulls & (ns >= low) & (ns <= high)
-        return Constraint(inner.classes, inner.intervals, enforce, matches)
+        return Constraint(classes, intervals, enforce, matches)
+
+    def _redraw_time(self, ns: np.ndarray, low: int, high: int,
+                     rng: np.random.Generator) -> np.ndarray:
+        """Instants outside [low, high] on the days of the ends, given a time of day drawn
+        from the column's times within what that day allows."""
+        days, clock = self._day_and_clock(ns, np.zeros(len(ns), bool))
+        out = ns.copy()
+        for day in np.unique(days):
+            rows = days == day
+            start = day * DAY_NS - self.offset_ * 60_000_000_000  # the day's midnight, as UTC
+            lo = max(low, start) - start
+            hi = min(high, start + DAY_NS - 1) - start
+            if lo > hi:
+                continue
+            drawn = self.clock_.redraw_outside(clock[rows], lo / 1e9, hi / 1e9, rng)
+            step_ns = round(self.step_ * 1e9)
+            out[rows] = start + (np.round(drawn * (1e9 / step_ns)) * step_ns).astype("int64")
+        return out
 
     def _condition_ns(self, value: Any) -> int:
         """A condition's date as UTC nanoseconds since the epoch, like the column's values."""
@@ -327,6 +430,10 @@ class DatetimeEncoder(ColumnEncoder):
         meta.update(format=self.format_, tz=self.tz_, step=self.step_, values=self.values_,
                     offset=self.offset_, inner=inner_meta)
         arrays.update(inner_arrays)
+        if self.clock_ is not None:
+            clock_meta, clock_arrays = self.clock_.state()
+            meta.update(clock=clock_meta)
+            arrays.update({f"clock.{k}": v for k, v in clock_arrays.items()})
         return meta, arrays
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -334,7 +441,12 @@ class DatetimeEncoder(ColumnEncoder):
         # Models saved before date objects and zones were told apart: text or datetime64.
         self.values_ = meta.get("values") or ("datetime64" if self.format_ is None else "text")
         self.offset_ = meta.get("offset", 0)
-        self.inner_ = NumericEncoder.from_state(meta["inner"], arrays)
+        self.inner_ = NumericEncoder.from_state(
+            meta["inner"], {k: v for k, v in arrays.items() if not k.startswith("clock.")})
+        # Models saved before times of day were a part of their own have none.
+        self.clock_ = None if "clock" not in meta else NumericEncoder.from_state(
+            meta["clock"], {k[len("clock."):]: v for k, v in arrays.items()
+                            if k.startswith("clock.")})
 
 
 def _is_datetime(s: pd.Series) -> bool:

@@ -108,8 +108,13 @@ class TableEncoder:
 
     def bin_edges(self, n_bins: int) -> list[list[float]]:
         """Per continuous model output, the edges of its value bins (see NumericEncoder)."""
-        return [[float(x) for x in enc.bin_edges(n_bins)]
-                for enc in self.encoders_ for _ in range(enc.n_continuous)]
+        rows = []
+        for enc in self.encoders_:
+            edges = np.asarray(enc.bin_edges(n_bins)) if enc.n_continuous else np.zeros((0, 0))
+            # One row of edges for every output, or one shared by all of them.
+            rows += [[float(x) for x in (edges[i] if edges.ndim == 2 else edges)]
+                     for i in range(enc.n_continuous)]
+        return rows
 
     @property
     def category_columns(self) -> list[str]:

@@ -33,6 +33,7 @@ class TimeOfDayEncoder(DatetimeEncoder):
     """A datetime column whose values are nanoseconds since midnight rather than the epoch."""
 
     kind = "time"
+    splits_clock = False  # the value is the time of day
 
     def _learn_form(self, s: pd.Series) -> None:
         self.tz_, self.offset_ = None, 0
