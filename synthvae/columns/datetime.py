@@ -2,15 +2,13 @@
 
 A timestamp becomes seconds since the epoch (UTC), which the quantile encoder handles like any
 number (bounds included). Where numbers are drawn as ranges (`numeric_bins` > 1), a timestamp
-with a time of day is two numbers instead: its day and its time of day (seconds since midnight
-on the column's own wall clock), each through its own quantile encoder.
-As one number, seconds since the epoch, the time of day was a detail finer than any range of
-the value's distribution the model draws from: weather rows came back with their hours spread
-at random over the day, flights at 3 am, and a classifier told them apart by that. As its own
-output, the time of day has a distribution of its own (the hours a table's events happen at)
-and the model learns it beside the other columns (temperature with the hour). Generated values
-are rounded to the column's own resolution (whole days for dates) and given back in the form
-they came in: the same dtype, and for strings the same format, padding and zone notation.
+with a time of day is two numbers instead, each through its own quantile encoder: its day, and
+its time of day in seconds since midnight on the column's own wall clock. As one number, the
+time of day was finer than any range a value is drawn from, so hours came out at random (weather
+at any hour, unrelated to its temperature; flights at 3 am); as its own output it has a
+distribution of its own, learned beside the other columns. Generated values are rounded to the
+column's own resolution (whole days for dates) and given back in the form they came in: the
+same dtype, and for strings the same format, padding and zone notation.
 
 String formats use strftime directives plus a few of our own, so that the form is one string:
 `%-m` (glibc's unpadded field: "9/1/1997 0:00:00"), `%3f` (a fraction of that many digits; bare
@@ -190,6 +188,8 @@ class DatetimeEncoder(ColumnEncoder):
             if len(np.unique(clock[~nulls])) > 1:
                 self.inner_ = self._part(days, rng)
                 self.clock_ = self._part(clock[~nulls], rng)  # a null's time is its day's null
+                # The first and last days' times are drawn like any day's: kept in bounds here.
+                self.span_ = [int(ns[~nulls].min()), int(ns[~nulls].max())]
         if self.clock_ is None:
             self.inner_ = self._part(np.where(nulls, np.nan, ns.astype("float64") / 1e9), rng)
         self._set_layout()
@@ -309,7 +309,12 @@ class DatetimeEncoder(ColumnEncoder):
         clock_steps = np.clip(np.round(np.nan_to_num(clock) * (1e9 / step_ns)),
                               0, DAY_NS // step_ns - 1).astype("int64")
         wall = np.round(np.nan_to_num(first)).astype("int64") * DAY_NS + clock_steps * step_ns
-        return self._write(wall - self.offset_ * 60_000_000_000, nulls)
+        ns = wall - self.offset_ * 60_000_000_000
+        low, high = self.span_
+        outside = ~nulls & ((ns < low) | (ns > high))
+        if outside.any():
+            ns[outside] = np.clip(self._redraw_time(ns[outside], low, high, rng), low, high)
+        return self._write(ns, nulls)
 
     def protects(self, s: pd.Series) -> np.ndarray:
         ns, nulls = self._parse(s, lenient=True)
@@ -403,7 +408,7 @@ class DatetimeEncoder(ColumnEncoder):
         out = ns.copy()
         for day in np.unique(days):
             rows = days == day
-            start = day * DAY_NS - self.offset_ * 60_000_000_000  # the day's midnight, as UTC
+            start = int(day) * DAY_NS - self.offset_ * 60_000_000_000  # its midnight, as UTC
             lo = max(low, start) - start
             hi = min(high, start + DAY_NS - 1) - start
             if lo > hi:
@@ -432,7 +437,7 @@ class DatetimeEncoder(ColumnEncoder):
         arrays.update(inner_arrays)
         if self.clock_ is not None:
             clock_meta, clock_arrays = self.clock_.state()
-            meta.update(clock=clock_meta)
+            meta.update(clock=clock_meta, span=self.span_)
             arrays.update({f"clock.{k}": v for k, v in clock_arrays.items()})
         return meta, arrays
 
@@ -447,6 +452,7 @@ class DatetimeEncoder(ColumnEncoder):
         self.clock_ = None if "clock" not in meta else NumericEncoder.from_state(
             meta["clock"], {k[len("clock."):]: v for k, v in arrays.items()
                             if k.startswith("clock.")})
+        self.span_ = meta.get("span")
 
 
 def _is_datetime(s: pd.Series) -> bool:
