@@ -405,7 +405,7 @@ class DatetimeEncoder(ColumnEncoder):
         """Instants outside [low, high] on the days of the ends, given a time of day drawn
         from the column's times within what that day allows."""
         days, clock = self._day_and_clock(ns, np.zeros(len(ns), bool))
-        out = ns.copy()
+        out, step_ns = ns.copy(), round(self.step_ * 1e9)
         for day in np.unique(days):
             rows = days == day
             start = int(day) * DAY_NS - self.offset_ * 60_000_000_000  # its midnight, as UTC
@@ -414,7 +414,6 @@ class DatetimeEncoder(ColumnEncoder):
             if lo > hi:
                 continue
             drawn = self.clock_.redraw_outside(clock[rows], lo / 1e9, hi / 1e9, rng)
-            step_ns = round(self.step_ * 1e9)
             out[rows] = start + (np.round(drawn * (1e9 / step_ns)) * step_ns).astype("int64")
         return out
 
